@@ -39,6 +39,10 @@ template <class T, class = void>
 struct is_config : std::false_type {};
 template <class T>
 struct is_config<T, std::void_t<decltype(&T::template visit<int>)>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
 template <class T, class = void>
 struct has_validate : std::false_type {};
 template <class T>
@@ -101,8 +105,7 @@ void read_value(const YAML::Node& node, T& out, const std::string& key) {
     out.visit(reader);
     reader.reject_unknown_keys();
     if constexpr (has_validate<T>::value) out.validate(key);
-  } else if constexpr (std::is_same_v<T, std::vector<typename T::value_type>> &&
-                       !std::is_same_v<T, std::string>) {
+  } else if constexpr (is_vector<T>::value) {
     if (!node.IsSequence()) fail("config key '", key, "' expects a list, got ", describe_node(node));
     out.clear();
     for (std::size_t i = 0; i < node.size(); ++i) {
@@ -136,8 +139,7 @@ class JsonWriter {
       JsonWriter writer(object);
       const_cast<T&>(value).visit(writer);  // visit is shared with the reader, hence non-const
       return object;
-    } else if constexpr (std::is_same_v<T, std::vector<typename T::value_type>> &&
-                         !std::is_same_v<T, std::string>) {
+    } else if constexpr (is_vector<T>::value) {
       nlohmann::json array = nlohmann::json::array();
       for (const auto& item : value) array.push_back(to_json_value(item));
       return array;
