@@ -1,0 +1,89 @@
+#include "generate/components.h"
+
+#include <functional>
+#include <map>
+
+#include "core/error.h"
+#include "guidance/priors/gaussian_mixture_prior.h"
+#include "rank/colour_ranker.h"
+#include "rank/template_ranker.h"
+
+namespace dreamdpo::generate {
+
+namespace {
+
+using PriorFactory = std::function<std::unique_ptr<guidance::Prior>(const PriorConfig&, at::Device)>;
+using RankerFactory =
+    std::function<std::unique_ptr<rank::Ranker>(const rank::RankerConfig&, guidance::Prior&)>;
+
+std::unique_ptr<guidance::Prior> make_exact_prior(const PriorConfig& config, at::Device) {
+  // Closed-form on the CPU in float64 whatever the device: it is tiny.
+  return std::make_unique<guidance::GaussianMixturePrior>(guidance::make_shape_templates_prior(
+      config.image_size, config.sigma, guidance::NoiseSchedule::make(config.schedule)));
+}
+
+// Prefers the exact prior's templates whose caption holds every word of ranker.target.
+std::unique_ptr<rank::Ranker> make_template_ranker(const rank::RankerConfig& config, guidance::Prior& prior) {
+  auto* mixture = dynamic_cast<guidance::GaussianMixturePrior*>(&prior);
+  check(mixture != nullptr, "the 'template' ranker needs the exact prior (prior.name=exact)");
+  const auto matches = mixture->matching_components(config.target);
+  check(!config.target.empty() && !matches.empty(), "ranker.target '", config.target,
+        "' matches no template of the exact prior (use words such as square, red, blue circle)");
+  std::vector<at::Tensor> targets;
+  for (int64_t k : matches) targets.push_back((mixture->components()[k].mean + 1) / 2);
+  return std::make_unique<rank::TemplateRanker>(std::move(targets), config.target);
+}
+
+std::unique_ptr<rank::Ranker> make_colour_ranker(const rank::RankerConfig& config, guidance::Prior&) {
+  return std::make_unique<rank::ColourRanker>(
+      std::array<double, 3>{config.colour[0], config.colour[1], config.colour[2]});
+}
+
+const std::map<std::string, PriorFactory>& prior_registry() {
+  static const std::map<std::string, PriorFactory> registry = {
+      {"exact", make_exact_prior},
+  };
+  return registry;
+}
+
+const std::map<std::string, RankerFactory>& ranker_registry() {
+  static const std::map<std::string, RankerFactory> registry = {
+      {"template", make_template_ranker},
+      {"colour", make_colour_ranker},
+  };
+  return registry;
+}
+
+template <class Map>
+std::vector<std::string> keys(const Map& map) {
+  std::vector<std::string> out;
+  for (const auto& [name, factory] : map) out.push_back(name);
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<guidance::Prior> make_prior(const PriorConfig& config, at::Device device) {
+  const auto it = prior_registry().find(config.name);
+  check(it != prior_registry().end(), "unknown prior '", config.name, "' (known: ", joined(prior_names()), ")");
+  return it->second(config, device);
+}
+
+std::vector<std::string> prior_names() { return keys(prior_registry()); }
+
+std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::RankerConfig& config,
+                                          guidance::Prior& prior) {
+  const auto it = ranker_registry().find(name);
+  check(it != ranker_registry().end(), "unknown ranker '", name, "' (known: ", joined(ranker_names()), ")");
+  return it->second(config, prior);
+}
+
+std::vector<std::string> ranker_names() { return keys(ranker_registry()); }
+
+}  // namespace dreamdpo::generate

@@ -1,0 +1,132 @@
+// The dreamdpo binary end to end: small runs and bad input.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct CommandResult {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / (std::string("dreamdpo_cli_") + info->name() + "_" +
+                                        std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CommandResult run(const std::string& args) {
+    const auto out = dir_ / "stdout.txt";
+    const auto err = dir_ / "stderr.txt";
+    const std::string command = std::string(DREAMDPO_BINARY) + " --threads 1 " + args + " >" +
+                                out.string() + " 2>" + err.string();
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  }
+
+  static int line_count(const std::string& text) {
+    return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, Toy2dWritesEveryOutput) {
+  const auto out = dir_ / "run";
+  const auto r = run("toy2d \"a red square\" -o " + out.string() +
+                     " --steps 25 --set prior.image_size=16 --set snapshots=4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* file : {"final.png", "snapshots.png", "metrics.csv", "run.json"}) {
+    EXPECT_TRUE(fs::exists(out / file)) << file;
+  }
+  const auto csv = slurp(out / "metrics.csv");
+  EXPECT_EQ(line_count(csv), 26);  // header + one row per step
+  EXPECT_THAT(csv, HasSubstr("step,loss,grad_norm,t,t2,score_win,score_lose,gap,lose_fired"));
+  const auto run_json = nlohmann::json::parse(slurp(out / "run.json"));
+  EXPECT_EQ(run_json["status"], "finished");
+  EXPECT_EQ(run_json["prompt"], "a red square");
+  EXPECT_EQ(run_json["config"]["steps"], 25);
+  EXPECT_EQ(run_json["config"]["prior"]["image_size"], 16);
+  // No temporary files are left behind.
+  for (const auto& entry : fs::directory_iterator(out)) {
+    EXPECT_THAT(entry.path().filename().string(), ::testing::Not(HasSubstr(".tmp.")));
+  }
+}
+
+TEST_F(CliTest, SameSeedGivesTheSameRun) {
+  const std::string args = " --steps 10 --set prior.image_size=8 --seed 3";
+  ASSERT_EQ(run("toy2d red -o " + (dir_ / "a").string() + args).exit_code, 0);
+  ASSERT_EQ(run("toy2d red -o " + (dir_ / "b").string() + args).exit_code, 0);
+  EXPECT_EQ(slurp(dir_ / "a" / "metrics.csv"), slurp(dir_ / "b" / "metrics.csv"));
+  EXPECT_EQ(slurp(dir_ / "a" / "final.png"), slurp(dir_ / "b" / "final.png"));
+}
+
+TEST_F(CliTest, EmptyPromptIsAOneLineErrorAndWritesNothing) {
+  const auto out = dir_ / "never";
+  const auto r = run("toy2d \"  \" -o " + out.string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("prompt is empty"));
+  EXPECT_EQ(line_count(r.err), 1);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(CliTest, UnknownFlagIsAOneLineError) {
+  const auto r = run("toy2d red --frobnicate 3");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--frobnicate"));
+  EXPECT_EQ(line_count(r.err), 1);
+}
+
+TEST_F(CliTest, NegativeTauIsRejectedBeforeAnyWork) {
+  const auto out = dir_ / "never";
+  const auto r = run("toy2d red --tau -0.5 -o " + out.string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("guidance.dreamdpo.tau must be >= 0"));
+  EXPECT_EQ(line_count(r.err), 1);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(CliTest, UnwritableOutputFolderIsAClearError) {
+  const auto r = run("toy2d red --steps 2 -o /proc/dreamdpo_cannot_write_here");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("/proc/dreamdpo_cannot_write_here"));
+  EXPECT_EQ(line_count(r.err), 1);
+}
+
+TEST_F(CliTest, UnknownWordListsTheVocabulary) {
+  const auto out = dir_ / "never";
+  const auto r = run("toy2d \"a zebra\" -o " + out.string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("zebra"));
+  EXPECT_THAT(r.err, HasSubstr("red"));
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(CliTest, UnknownConfigKeyIsNamed) {
+  const auto r = run("toy2d red --set guidance.dreamdpo.tua=0.1 -o " + (dir_ / "x").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("unknown config key 'guidance.dreamdpo.tua'"));
+}
+
+}  // namespace
