@@ -55,7 +55,9 @@ void Progress::update(int64_t done, const std::string& status) {
 
 void Progress::finish(const std::string& status) {
   if (finished_) return;
-  if (style_ != Style::kSilent) draw(total_, status, true);
+  // Plain lines already reported the last step unless there is something new to say.
+  const bool already_reported = style_ == Style::kLines && last_line_done_ == total_ && status.empty();
+  if (style_ != Style::kSilent && !already_reported) draw(total_, status, true);
   finished_ = true;
 }
 
