@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "generate/toy2d_config.h"
+#include "generate/prior_config.h"
+#include "rank/ranker_config.h"
 #include "guidance/prior.h"
 #include "rank/ranker.h"
 

@@ -33,7 +33,6 @@ at::Tensor sanitize_gradient(const at::Tensor& grad, double clip) {
   return g;
 }
 
-
 std::unique_ptr<Guidance> make_guidance(const GuidanceConfig& config, Prior& prior,
                                         PairwisePreference* preference) {
   if (config.method == "sds") return std::make_unique<ScoreDistillation>(config, prior);
