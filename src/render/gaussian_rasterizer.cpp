@@ -1,0 +1,140 @@
+#include "render/gaussian_rasterizer.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "render/gaussian_composite.h"
+
+namespace dreamdpo::render {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// [N,4] wxyz -> [N,3,3] rotation matrices.
+at::Tensor quaternion_to_matrix(const at::Tensor& q) {
+  const auto w = q.select(1, 0), x = q.select(1, 1), y = q.select(1, 2), z = q.select(1, 3);
+  const auto rows = at::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                               2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                               2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)},
+                              1);
+  return rows.view({-1, 3, 3});
+}
+
+// The compositing step as an autograd Function over the hand-written kernels.
+class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& means2d, const at::Tensor& conics,
+                               const at::Tensor& opacities, const at::Tensor& colours,
+                               const at::Tensor& depths, const at::Tensor& visible,
+                               const at::Tensor& background, int64_t width, int64_t height) {
+    auto out = composite_forward_cpu(means2d, conics, opacities, colours, depths, visible, background,
+                                     width, height);
+    ctx->save_for_backward({means2d, conics, opacities, colours, depths, background, out.tile_offsets,
+                            out.tile_ids, out.alpha});
+    ctx->saved_data["width"] = width;
+    ctx->saved_data["height"] = height;
+    return {out.rgb, out.alpha, out.depth};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const int64_t width = ctx->saved_data["width"].toInt();
+    const int64_t height = ctx->saved_data["height"].toInt();
+    const auto& alpha = saved[8];
+    auto grad_or_zero = [&](const at::Tensor& g, const at::Tensor& like) {
+      return g.defined() ? g.contiguous() : at::zeros_like(like);
+    };
+    const auto grad_rgb = grad_or_zero(grads[0], at::empty({alpha.size(0), 3, height, width}, alpha.options()));
+    const auto grad_alpha = grad_or_zero(grads[1], alpha);
+    const auto grad_depth = grad_or_zero(grads[2], alpha);
+    const auto g = composite_backward_cpu(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5],
+                                          saved[6], saved[7], grad_rgb, grad_alpha, grad_depth, width,
+                                          height);
+    // d rgb / d background = final transmittance = 1 - alpha.
+    const auto grad_background = (grad_rgb * (1 - alpha)).sum({0, 2, 3});
+    return {g.means2d, g.conics, g.opacities, g.colours, g.depths, at::Tensor(), grad_background,
+            at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+ProjectedGaussians project_gaussians(const at::Tensor& means, const at::Tensor& scales,
+                                     const at::Tensor& rotations, const camera::CameraBatch& cams,
+                                     const RasterSettings& settings) {
+  check(means.dim() == 2 && means.size(1) == 3, "rasterizer: means must be [N,3], got ", means.sizes());
+  const int64_t n = means.size(0);
+  check(scales.sizes() == means.sizes(), "rasterizer: scales must be [N,3], got ", scales.sizes());
+  check(rotations.dim() == 2 && rotations.size(0) == n && rotations.size(1) == 4,
+        "rasterizer: rotations must be [N,4], got ", rotations.sizes());
+  check(cams.size() >= 1 && cams.c2w.dim() == 3, "rasterizer: need at least one camera");
+  check(settings.width >= 1 && settings.height >= 1, "rasterizer: image size must be positive");
+  const auto options = means.options();
+  const auto c2w = cams.c2w.to(options.dtype(at::kDouble)).detach();
+  const auto w2c = at::inverse(c2w).to(options);
+  const auto rot = w2c.slice(1, 0, 3).slice(2, 0, 3);            // [B,3,3]
+  const auto trans = w2c.slice(1, 0, 3).select(2, 3);            // [B,3]
+  const auto p = at::matmul(means.unsqueeze(0), rot.transpose(1, 2)) + trans.unsqueeze(1);  // [B,N,3]
+  const auto x = p.select(2, 0), y = p.select(2, 1);
+  const auto depth = -p.select(2, 2);
+  const auto visible = (depth > settings.near_plane).detach();
+  // Culled Gaussians get a harmless depth so no inf/NaN enters the graph.
+  const auto d = at::where(visible, depth, at::ones_like(depth));
+  const auto fovy = cams.fovy.to(options.dtype(at::kDouble)).detach();
+  const auto focal = (0.5 * static_cast<double>(settings.height) / at::tan(0.5 * fovy)).to(options).view({-1, 1});
+  const auto u = 0.5 * static_cast<double>(settings.width) + focal * x / d;
+  const auto v = 0.5 * static_cast<double>(settings.height) - focal * y / d;  // rows grow downwards
+
+  // 3D covariance R S S^T R^T in world, then in camera coordinates.
+  const auto m = quaternion_to_matrix(rotations) * scales.unsqueeze(1);  // R diag(s)
+  const auto sigma = at::matmul(m, m.transpose(1, 2));                 // [N,3,3]
+  const auto sigma_cam = at::matmul(at::matmul(rot.unsqueeze(1), sigma.unsqueeze(0)),
+                                    rot.transpose(1, 2).unsqueeze(1));  // [B,N,3,3]
+  // Jacobian of (u, v) w.r.t. camera coordinates, with depth = -z.
+  const auto zero = at::zeros_like(d);
+  const auto j = at::stack({focal / d, zero, focal * x / (d * d), zero, -focal / d, -focal * y / (d * d)}, 2)
+                     .view({d.size(0), d.size(1), 2, 3});
+  const auto cov = at::matmul(at::matmul(j, sigma_cam), j.transpose(2, 3));  // [B,N,2,2]
+  const auto s00 = cov.select(3, 0).select(2, 0) + settings.low_pass;
+  const auto s01 = cov.select(3, 1).select(2, 0);
+  const auto s11 = cov.select(3, 1).select(2, 1) + settings.low_pass;
+  const auto det = s00 * s11 - s01 * s01;
+  ProjectedGaussians out;
+  out.means2d = at::stack({u, v}, 2);
+  out.conics = at::stack({s11 / det, -s01 / det, s00 / det}, 2);
+  out.depths = depth;
+  out.visible = visible;
+  return out;
+}
+
+RasterOutput rasterize_gaussians(const at::Tensor& means, const at::Tensor& scales,
+                                 const at::Tensor& rotations, const at::Tensor& opacities,
+                                 const at::Tensor& colours, const camera::CameraBatch& cams,
+                                 const RasterSettings& settings) {
+  const auto proj = project_gaussians(means, scales, rotations, cams, settings);
+  const int64_t b = cams.size(), n = means.size(0);
+  check(opacities.numel() == n, "rasterizer: opacities must be [N] or [N,1], got ", opacities.sizes());
+  check((colours.dim() == 2 && colours.size(0) == n && colours.size(1) == 3) ||
+            (colours.dim() == 3 && colours.size(0) == b && colours.size(1) == n && colours.size(2) == 3),
+        "rasterizer: colours must be [N,3] or [B,N,3], got ", colours.sizes());
+  const auto options = means.options();
+  const auto background = settings.background.defined() ? settings.background.to(options).view({3})
+                                                         : at::zeros({3}, options);
+  const auto opac = opacities.to(options).reshape({1, n}).expand({b, n}).contiguous();
+  const auto col = (colours.dim() == 2 ? colours.to(options).unsqueeze(0).expand({b, n, 3}) : colours.to(options))
+                       .contiguous();
+  // No CUDA compositing kernel yet: CUDA tensors composite on CPU copies (autograd moves the
+  // gradients back). Replace with composite_*_cuda when DREAMDPO_GAUSSIAN_CUDA_KERNEL exists.
+  const at::Device device = means.device();
+  auto cpu = [](const at::Tensor& t) { return t.to(at::kCPU).contiguous(); };
+  const auto outputs = CompositeFunction::apply(cpu(proj.means2d), cpu(proj.conics), cpu(opac), cpu(col),
+                                                cpu(proj.depths), cpu(proj.visible), cpu(background),
+                                                settings.width, settings.height);
+  return {outputs[0].to(device), outputs[1].to(device), outputs[2].to(device)};
+}
+
+}  // namespace dreamdpo::render
