@@ -36,17 +36,25 @@ inline bool pixel_range(double centre, double extent, int64_t size, int64_t& lo,
   return lo <= hi;
 }
 
+// Half extents of the bounding box of d^T Q d <= 9: 3 sqrt(Sigma_xx), 3 sqrt(Sigma_yy) with
+// Sigma = Q^-1, padded a little so rounding never drops a pixel the Mahalanobis test keeps.
+inline bool ellipse_extents(double a, double b, double c, double& ex, double& ey) {
+  const double det = a * c - b * b;
+  if (!(det > 0) || !std::isfinite(det)) return false;
+  ex = std::sqrt(kCutoffMahalanobis2 * c / det) * (1 + 1e-6) + 1e-6;
+  ey = std::sqrt(kCutoffMahalanobis2 * a / det) * (1 + 1e-6) + 1e-6;
+  return std::isfinite(ex) && std::isfinite(ey);
+}
+
 // Tile rectangle covered by the 3-sigma ellipse of Gaussian g of view b; false if none.
 template <typename scalar_t>
 bool tile_rect(const scalar_t* means2d, const scalar_t* conics, const scalar_t* opacities,
                const bool* visible, int64_t index, const Grid& grid, int64_t rect[4]) {
   if (!visible[index] || !(opacities[index] >= kMinAlpha)) return false;
-  const double a = conics[3 * index], b = conics[3 * index + 1], c = conics[3 * index + 2];
-  const double det = a * c - b * b;
-  if (!(det > 0) || !std::isfinite(det)) return false;
-  // Bounding box of d^T Q d <= 9 is +-3 sqrt(Sigma_xx), +-3 sqrt(Sigma_yy) with Sigma = Q^-1.
-  const double extent_x = std::sqrt(kCutoffMahalanobis2 * c / det);
-  const double extent_y = std::sqrt(kCutoffMahalanobis2 * a / det);
+  double extent_x, extent_y;
+  if (!ellipse_extents(conics[3 * index], conics[3 * index + 1], conics[3 * index + 2], extent_x, extent_y)) {
+    return false;
+  }
   int64_t x0, x1, y0, y1;
   if (!pixel_range(means2d[2 * index], extent_x, grid.width, x0, x1)) return false;
   if (!pixel_range(means2d[2 * index + 1], extent_y, grid.height, y0, y1)) return false;
@@ -104,6 +112,7 @@ void bin_and_sort(const at::Tensor& means2d, const at::Tensor& conics, const at:
 template <typename scalar_t>
 struct Splat {
   scalar_t mx, my, a, b, c, opacity, depth, colour[3];
+  double extent_x, extent_y;
 };
 
 template <typename scalar_t>
@@ -114,7 +123,8 @@ void gather_splats(int64_t view, const int32_t* ids, int64_t count, const Grid& 
   for (int64_t k = 0; k < count; ++k) {
     const int64_t i = view * grid.count + ids[k];
     out[k] = {m[2 * i], m[2 * i + 1], q[3 * i], q[3 * i + 1], q[3 * i + 2], o[i], z[i],
-              {col[3 * i], col[3 * i + 1], col[3 * i + 2]}};
+              {col[3 * i], col[3 * i + 1], col[3 * i + 2]}, 0.0, 0.0};
+    ellipse_extents(out[k].a, out[k].b, out[k].c, out[k].extent_x, out[k].extent_y);
   }
 }
 
@@ -126,27 +136,47 @@ struct Contribution {
   bool clamped;
 };
 
-// Front-to-back compositing of one pixel. Calls record(k, alpha, T_before, falloff, clamped)
-// for every included Gaussian; returns the final transmittance.
+// Front-to-back compositing of the pixels of one tile, in splat order: each Gaussian visits
+// only the pixels of its 3-sigma box, so every pixel still sees its Gaussians front to back.
+// Calls record(pixel, k, alpha, T_before, falloff, clamped) for every included Gaussian of a
+// pixel (pixel = local row-major index in the tile) and leaves the final transmittance of
+// every pixel in `transmittance`.
 template <typename scalar_t, class Record>
-scalar_t composite_pixel(const std::vector<Splat<scalar_t>>& splats, scalar_t px, scalar_t py, Record&& record) {
-  scalar_t transmittance = 1;
-  for (int64_t k = 0; k < static_cast<int64_t>(splats.size()); ++k) {
+void composite_tile(const std::vector<Splat<scalar_t>>& splats, int64_t x0, int64_t y0, int64_t tile_w,
+                    int64_t tile_h, std::vector<scalar_t>& transmittance, Record&& record) {
+  const int64_t pixels = tile_w * tile_h;
+  transmittance.assign(pixels, 1);
+  std::vector<char> done(pixels, 0);
+  int64_t remaining = pixels;
+  for (int64_t k = 0; k < static_cast<int64_t>(splats.size()) && remaining > 0; ++k) {
     const auto& s = splats[k];
-    const scalar_t dx = px - s.mx, dy = py - s.my;
-    const scalar_t maha = s.a * dx * dx + 2 * s.b * dx * dy + s.c * dy * dy;
-    if (maha > static_cast<scalar_t>(kCutoffMahalanobis2)) continue;
-    const scalar_t falloff = std::exp(static_cast<scalar_t>(-0.5) * maha);
-    const scalar_t raw = s.opacity * falloff;
-    const bool clamped = raw > static_cast<scalar_t>(kMaxAlpha);
-    const scalar_t alpha = clamped ? static_cast<scalar_t>(kMaxAlpha) : raw;
-    if (alpha < static_cast<scalar_t>(kMinAlpha)) continue;
-    const scalar_t next = transmittance * (1 - alpha);
-    if (next < static_cast<scalar_t>(kMinTransmittance)) break;
-    record(k, alpha, transmittance, falloff, clamped);
-    transmittance = next;
+    int64_t lx, hx, ly, hy;
+    if (!pixel_range(s.mx - x0, s.extent_x, tile_w, lx, hx)) continue;
+    if (!pixel_range(s.my - y0, s.extent_y, tile_h, ly, hy)) continue;
+    for (int64_t y = ly; y <= hy; ++y) {
+      const scalar_t dy = (y0 + y) + static_cast<scalar_t>(0.5) - s.my;
+      for (int64_t x = lx; x <= hx; ++x) {
+        const int64_t p = y * tile_w + x;
+        if (done[p]) continue;
+        const scalar_t dx = (x0 + x) + static_cast<scalar_t>(0.5) - s.mx;
+        const scalar_t maha = s.a * dx * dx + 2 * s.b * dx * dy + s.c * dy * dy;
+        if (maha > static_cast<scalar_t>(kCutoffMahalanobis2)) continue;
+        const scalar_t falloff = std::exp(static_cast<scalar_t>(-0.5) * maha);
+        const scalar_t raw = s.opacity * falloff;
+        const bool clamped = raw > static_cast<scalar_t>(kMaxAlpha);
+        const scalar_t alpha = clamped ? static_cast<scalar_t>(kMaxAlpha) : raw;
+        if (alpha < static_cast<scalar_t>(kMinAlpha)) continue;
+        const scalar_t next = transmittance[p] * (1 - alpha);
+        if (next < static_cast<scalar_t>(kMinTransmittance)) {
+          done[p] = 1;  // this Gaussian and all behind it are dropped for the pixel
+          --remaining;
+          continue;
+        }
+        record(p, k, alpha, transmittance[p], falloff, clamped);
+        transmittance[p] = next;
+      }
+    }
   }
-  return transmittance;
 }
 
 void check_inputs(const at::Tensor& means2d, const at::Tensor& conics, const at::Tensor& opacities,
@@ -184,26 +214,30 @@ CompositeForward composite_forward_cpu(const at::Tensor& means2d, const at::Tens
     const int64_t plane = height * width;
     at::parallel_for(0, grid.views * grid.tiles(), 1, [&](int64_t begin, int64_t end) {
       std::vector<Splat<scalar_t>> splats;
+      std::vector<scalar_t> colour, depth, transmittance;
       for (int64_t tile = begin; tile < end; ++tile) {
         const int64_t view = tile / grid.tiles(), local = tile % grid.tiles();
         gather_splats(view, ids + offsets[tile], offsets[tile + 1] - offsets[tile], grid,
                       means2d.data_ptr<scalar_t>(), conics.data_ptr<scalar_t>(), opacities.data_ptr<scalar_t>(),
                       colours.data_ptr<scalar_t>(), depths.data_ptr<scalar_t>(), splats);
         const int64_t x0 = (local % grid.tiles_x) * kTileSize, y0 = (local / grid.tiles_x) * kTileSize;
-        for (int64_t y = y0; y < std::min(y0 + kTileSize, height); ++y) {
-          for (int64_t x = x0; x < std::min(x0 + kTileSize, width); ++x) {
-            scalar_t colour[3] = {0, 0, 0}, depth = 0;
-            const scalar_t t_final = composite_pixel<scalar_t>(
-                splats, x + static_cast<scalar_t>(0.5), y + static_cast<scalar_t>(0.5),
-                [&](int64_t k, scalar_t alpha, scalar_t t, scalar_t, bool) {
-                  const scalar_t w = alpha * t;
-                  for (int ch = 0; ch < 3; ++ch) colour[ch] += w * splats[k].colour[ch];
-                  depth += w * splats[k].depth;
-                });
-            const int64_t pixel = y * width + x;
-            for (int ch = 0; ch < 3; ++ch) rgb[(view * 3 + ch) * plane + pixel] = colour[ch] + t_final * bg[ch];
-            alpha_out[view * plane + pixel] = 1 - t_final;
-            depth_out[view * plane + pixel] = depth;
+        const int64_t tile_w = std::min(kTileSize, width - x0), tile_h = std::min(kTileSize, height - y0);
+        colour.assign(3 * tile_w * tile_h, 0);
+        depth.assign(tile_w * tile_h, 0);
+        composite_tile<scalar_t>(splats, x0, y0, tile_w, tile_h, transmittance,
+                                 [&](int64_t p, int64_t k, scalar_t alpha, scalar_t t, scalar_t, bool) {
+                                   const scalar_t w = alpha * t;
+                                   for (int ch = 0; ch < 3; ++ch) colour[3 * p + ch] += w * splats[k].colour[ch];
+                                   depth[p] += w * splats[k].depth;
+                                 });
+        for (int64_t y = 0; y < tile_h; ++y) {
+          for (int64_t x = 0; x < tile_w; ++x) {
+            const int64_t p = y * tile_w + x, pixel = (y0 + y) * width + x0 + x;
+            for (int ch = 0; ch < 3; ++ch) {
+              rgb[(view * 3 + ch) * plane + pixel] = colour[3 * p + ch] + transmittance[p] * bg[ch];
+            }
+            alpha_out[view * plane + pixel] = 1 - transmittance[p];
+            depth_out[view * plane + pixel] = depth[p];
           }
         }
       }
@@ -243,7 +277,8 @@ CompositeGrads composite_backward_cpu(const at::Tensor& means2d, const at::Tenso
     const int64_t plane = height * width;
     at::parallel_for(0, grid.views * grid.tiles(), 1, [&](int64_t begin, int64_t end) {
       std::vector<Splat<scalar_t>> splats;
-      std::vector<Contribution<scalar_t>> contributions;
+      std::vector<std::vector<Contribution<scalar_t>>> contributions(kTileSize * kTileSize);
+      std::vector<scalar_t> transmittance;
       for (int64_t tile = begin; tile < end; ++tile) {
         const int64_t view = tile / grid.tiles(), local = tile % grid.tiles();
         gather_splats(view, ids + offsets[tile], offsets[tile + 1] - offsets[tile], grid,
@@ -251,14 +286,16 @@ CompositeGrads composite_backward_cpu(const at::Tensor& means2d, const at::Tenso
                       colours.data_ptr<scalar_t>(), depths.data_ptr<scalar_t>(), splats);
         double* acc = entry_grads.data() + offsets[tile] * kSlots;
         const int64_t x0 = (local % grid.tiles_x) * kTileSize, y0 = (local / grid.tiles_x) * kTileSize;
-        for (int64_t y = y0; y < std::min(y0 + kTileSize, height); ++y) {
-          for (int64_t x = x0; x < std::min(x0 + kTileSize, width); ++x) {
+        const int64_t tile_w = std::min(kTileSize, width - x0), tile_h = std::min(kTileSize, height - y0);
+        for (auto& c : contributions) c.clear();
+        composite_tile<scalar_t>(splats, x0, y0, tile_w, tile_h, transmittance,
+                                 [&](int64_t p, int64_t k, scalar_t alpha, scalar_t t, scalar_t falloff, bool clamped) {
+                                   contributions[p].push_back({k, alpha, t, falloff, clamped});
+                                 });
+        for (int64_t y = y0; y < y0 + tile_h; ++y) {
+          for (int64_t x = x0; x < x0 + tile_w; ++x) {
             const scalar_t px = x + static_cast<scalar_t>(0.5), py = y + static_cast<scalar_t>(0.5);
-            contributions.clear();
-            composite_pixel<scalar_t>(splats, px, py, [&](int64_t k, scalar_t alpha, scalar_t t, scalar_t falloff,
-                                                          bool clamped) {
-              contributions.push_back({k, alpha, t, falloff, clamped});
-            });
+            const auto& pixel_contributions = contributions[(y - y0) * tile_w + (x - x0)];
             const int64_t pixel = y * width + x;
             const scalar_t g_col[3] = {gc[(view * 3) * plane + pixel], gc[(view * 3 + 1) * plane + pixel],
                                        gc[(view * 3 + 2) * plane + pixel]};
@@ -266,7 +303,7 @@ CompositeGrads composite_backward_cpu(const at::Tensor& means2d, const at::Tenso
             // S: the loss-weighted colour of everything behind the current Gaussian, as seen
             // through it (background for rgb, 0 for alpha and depth).
             scalar_t behind = g_col[0] * bg[0] + g_col[1] * bg[1] + g_col[2] * bg[2];
-            for (auto it = contributions.rbegin(); it != contributions.rend(); ++it) {
+            for (auto it = pixel_contributions.rbegin(); it != pixel_contributions.rend(); ++it) {
               const auto& s = splats[it->k];
               double* e = acc + it->k * kSlots;
               const scalar_t w = it->alpha * it->transmittance;

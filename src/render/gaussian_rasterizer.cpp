@@ -89,16 +89,14 @@ ProjectedGaussians project_gaussians(const at::Tensor& means, const at::Tensor& 
   const auto u = 0.5 * static_cast<double>(settings.width) + focal * x / d;
   const auto v = 0.5 * static_cast<double>(settings.height) - focal * y / d;  // rows grow downwards
 
-  // 3D covariance R S S^T R^T in world, then in camera coordinates.
-  const auto m = quaternion_to_matrix(rotations) * scales.unsqueeze(1);  // R diag(s)
-  const auto sigma = at::matmul(m, m.transpose(1, 2));                 // [N,3,3]
-  const auto sigma_cam = at::matmul(at::matmul(rot.unsqueeze(1), sigma.unsqueeze(0)),
-                                    rot.transpose(1, 2).unsqueeze(1));  // [B,N,3,3]
-  // Jacobian of (u, v) w.r.t. camera coordinates, with depth = -z.
+  // 2D covariance J W (R S)(R S)^T W^T J^T, with W the world-to-camera rotation and J the
+  // Jacobian of (u, v) w.r.t. camera coordinates (depth = -z). Factored as T T^T, T = J W R S.
+  const auto m = quaternion_to_matrix(rotations) * scales.unsqueeze(1);  // R diag(s) [N,3,3]
   const auto zero = at::zeros_like(d);
   const auto j = at::stack({focal / d, zero, focal * x / (d * d), zero, -focal / d, -focal * y / (d * d)}, 2)
                      .view({d.size(0), d.size(1), 2, 3});
-  const auto cov = at::matmul(at::matmul(j, sigma_cam), j.transpose(2, 3));  // [B,N,2,2]
+  const auto t = at::matmul(at::matmul(j, rot.unsqueeze(1)), m.unsqueeze(0));  // [B,N,2,3]
+  const auto cov = at::matmul(t, t.transpose(2, 3));                             // [B,N,2,2]
   const auto s00 = cov.select(3, 0).select(2, 0) + settings.low_pass;
   const auto s01 = cov.select(3, 1).select(2, 0);
   const auto s11 = cov.select(3, 1).select(2, 1) + settings.low_pass;
