@@ -101,4 +101,35 @@ at::Tensor GaussianCloud::opacities() const { return at::sigmoid(opacity_logits_
 
 at::Tensor GaussianCloud::colours() const { return (0.5 + kShC0 * sh_dc_).clamp_min(0.0); }
 
+at::Tensor GaussianCloud::view_colours(const at::Tensor& camera_positions) const {
+  check(camera_positions.dim() == 2 && camera_positions.size(1) == 3, "view_colours: camera positions must be [B,3], got ",
+        camera_positions.sizes());
+  const auto dc = sh_dc_.unsqueeze(0);  // [1,N,3]
+  auto result = kShC0 * dc;
+  if (sh_degree_ > 0) {
+    auto dir = means_.unsqueeze(0) - camera_positions.to(means_.options()).unsqueeze(1);  // [B,N,3]
+    dir = dir / dir.norm(2, 2, true).clamp_min(1e-12);
+    const auto x = dir.narrow(2, 0, 1), y = dir.narrow(2, 1, 1), z = dir.narrow(2, 2, 1);  // [B,N,1]
+    auto sh = [&](int64_t i) { return sh_rest_.select(1, i).unsqueeze(0); };               // [1,N,3]
+    // Real spherical harmonics, bands 1..3, with the constants and signs 3DGS uses.
+    constexpr double kC1 = 0.4886025119029199;
+    result = result - kC1 * y * sh(0) + kC1 * z * sh(1) - kC1 * x * sh(2);
+    if (sh_degree_ > 1) {
+      const auto xx = x * x, yy = y * y, zz = z * z;
+      result = result + 1.0925484305920792 * x * y * sh(3) - 1.0925484305920792 * y * z * sh(4) +
+               0.31539156525252005 * (2 * zz - xx - yy) * sh(5) - 1.0925484305920792 * x * z * sh(6) +
+               0.5462742152960396 * (xx - yy) * sh(7);
+      if (sh_degree_ > 2) {
+        result = result - 0.5900435899266435 * y * (3 * xx - yy) * sh(8) + 2.890611442640554 * x * y * z * sh(9) -
+                 0.4570457994644658 * y * (4 * zz - xx - yy) * sh(10) +
+                 0.3731763325901154 * z * (2 * zz - 3 * xx - 3 * yy) * sh(11) -
+                 0.4570457994644658 * x * (4 * zz - xx - yy) * sh(12) + 1.445305721320277 * z * (xx - yy) * sh(13) -
+                 0.5900435899266435 * x * (xx - 3 * yy) * sh(14);
+      }
+    }
+  }
+  const int64_t views = camera_positions.size(0);
+  return (result + 0.5).clamp_min(0.0).expand({views, size(), 3});
+}
+
 }  // namespace dreamdpo::scene

@@ -63,6 +63,10 @@ class GaussianCloud {
   at::Tensor normalised_rotations() const; // [N,4]
   at::Tensor opacities() const;            // sigmoid [N]
   at::Tensor colours() const;              // view-independent (DC band) [N,3], >= 0
+  // View-dependent colours [B,N,3] for cameras at camera_positions [B,3]: the SH bands up to
+  // sh_degree() evaluated at the direction camera -> Gaussian (3DGS convention), + 0.5,
+  // clamped >= 0. Tensor ops, so autograd reaches sh_dc, sh_rest and means.
+  at::Tensor view_colours(const at::Tensor& camera_positions) const;
 
  private:
   at::Tensor means_, log_scales_, rotations_, opacity_logits_, sh_dc_, sh_rest_;

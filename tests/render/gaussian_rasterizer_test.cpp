@@ -180,6 +180,29 @@ INSTANTIATE_TEST_SUITE_P(RasterizerScenes, RasterizerVsReference,
                                            SceneCase{"opaque", 0.9, 0.999, 0.3}),
                          [](const auto& info) { return std::string(info.param.name); });
 
+TEST(RasterizerVsReference, PerViewColoursAgree) {
+  const int64_t w = 24, h = 20;
+  const auto cams = two_views();
+  const auto scene = random_scene(30, 6, at::kDouble, 0.05, 0.8, 0.8);
+  core::Rng rng(12);
+  const auto colours = rng.uniform({2, 30, 3}, at::TensorOptions().dtype(at::kDouble)).set_requires_grad(true);
+  RasterSettings settings;
+  settings.width = w;
+  settings.height = h;
+  const auto q = scene.quats / scene.quats.norm(2, 1, true);
+  const Loss loss(2, h, w, at::kDouble);
+  std::vector<at::Tensor> outs, grads;
+  for (Rasterizer fn : {Rasterizer(rasterize_gaussians), Rasterizer(rasterize_gaussians_reference)}) {
+    const auto out = fn(scene.means, scene.log_scales.exp(), q, at::sigmoid(scene.opacity_logits), colours, cams, settings);
+    outs.push_back(out.rgb);
+    grads.push_back(torch::autograd::grad({loss(out)}, {colours, scene.means})[0]);
+  }
+  EXPECT_TRUE(at::allclose(outs[0], outs[1], 0, 1e-10));
+  EXPECT_TRUE(at::allclose(grads[0], grads[1], 0, 1e-9));
+  // The two views really use their own colours.
+  EXPECT_GT((grads[0][0] - grads[0][1]).abs().max().item<double>(), 0.0);
+}
+
 TEST(RasterizerVsReference, OpaqueSceneHitsTheEarlyStop) {
   // Guards the case above: with every Gaussian dropped after T < 1e-4, alpha would exceed
   // 1 - 1e-4 at some pixel.

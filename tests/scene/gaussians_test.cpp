@@ -48,6 +48,30 @@ TEST(GaussianCloud, ActivationsFollowThe3dgsConventions) {
   EXPECT_TRUE(at::allclose(cloud.normalised_rotations(), at::tensor({1.0f, 0.0f, 0.0f, 0.0f}).repeat({4, 1})));
 }
 
+TEST(GaussianCloud, ViewColoursEvaluateTheShBands) {
+  GaussiansConfig config;
+  config.count = 3;
+  config.sh_degree = 3;
+  core::Rng rng(2);
+  GaussianCloud cloud(config, rng);
+  const auto cameras = at::tensor({0.f, 0.f, 3.f, 2.f, 1.f, -1.f}).view({2, 3});
+  // With every higher band zero, the view colour is the DC colour from every direction.
+  EXPECT_TRUE(at::allclose(cloud.view_colours(cameras), cloud.colours().unsqueeze(0).expand({2, 3, 3}), 1e-6, 1e-6));
+  {
+    at::NoGradGuard no_grad;
+    cloud.means().zero_();
+    cloud.sh_rest()[0][1].fill_(0.4f);  // band 1, the z term
+  }
+  // Camera on +z looking at a Gaussian at the origin: direction (0, 0, -1), so the z term adds
+  // C1 * (-1) * 0.4; the degree-2 and 3 terms are zero.
+  const auto colours = cloud.view_colours(cameras);
+  const auto expected = (cloud.colours()[0] - 0.4886025119029199 * 0.4).clamp_min(0.0);
+  EXPECT_TRUE(at::allclose(colours[0][0], expected, 1e-6, 1e-6)) << colours[0][0] << expected;
+  EXPECT_TRUE(at::allclose(colours[0][1], cloud.colours()[1], 1e-6, 1e-6));
+  colours.sum().backward();
+  EXPECT_GT(cloud.sh_rest().grad().abs().sum().item<double>(), 0.0);
+}
+
 TEST(GaussianCloud, StateRoundTripsThroughSafetensors) {
   GaussiansConfig config;
   config.count = 50;
