@@ -5,6 +5,7 @@
 
 #include "core/atomic_file.h"
 #include "core/embedded_presets.h"
+#include "core/strings.h"
 
 namespace dreamdpo::core {
 
@@ -30,9 +31,7 @@ YAML::Node load_preset(const std::string& name_or_path) {
   if (std::filesystem::exists(name_or_path)) {
     return parse_yaml(read_file(name_or_path), name_or_path);
   }
-  std::string known;
-  for (const auto& name : preset_names()) known += (known.empty() ? "" : ", ") + name;
-  fail("no preset or config file named '", name_or_path, "' (presets: ", known, ")");
+  fail("no preset or config file named '", name_or_path, "' (presets: ", join(preset_names()), ")");
 }
 
 void merge_yaml(YAML::Node& base, const YAML::Node& overlay) {
@@ -98,9 +97,7 @@ std::string describe_node(const YAML::Node& node) {
 }
 
 void fail_unknown_key(const std::string& key, const std::vector<std::string>& known) {
-  std::string list;
-  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-  fail("unknown config key '", key, "' (known keys here: ", list, ")");
+  fail("unknown config key '", key, "' (known keys here: ", join(known), ")");
 }
 
 }  // namespace detail

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "guidance/priors/gaussian_mixture_prior.h"
 #include "rank/colour_ranker.h"
 #include "rank/template_ranker.h"
@@ -61,17 +62,11 @@ std::vector<std::string> keys(const Map& map) {
   return out;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 }  // namespace
 
 std::unique_ptr<guidance::Prior> make_prior(const PriorConfig& config, at::Device device) {
   const auto it = prior_registry().find(config.name);
-  check(it != prior_registry().end(), "unknown prior '", config.name, "' (known: ", joined(prior_names()), ")");
+  check(it != prior_registry().end(), "unknown prior '", config.name, "' (known: ", core::join(prior_names()), ")");
   return it->second(config, device);
 }
 
@@ -80,7 +75,7 @@ std::vector<std::string> prior_names() { return keys(prior_registry()); }
 std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::RankerConfig& config,
                                           guidance::Prior& prior) {
   const auto it = ranker_registry().find(name);
-  check(it != ranker_registry().end(), "unknown ranker '", name, "' (known: ", joined(ranker_names()), ")");
+  check(it != ranker_registry().end(), "unknown ranker '", name, "' (known: ", core::join(ranker_names()), ")");
   return it->second(config, prior);
 }
 

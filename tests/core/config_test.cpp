@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "test_helpers.h"
+
 namespace dreamdpo::core {
 namespace {
 using ::testing::HasSubstr;
@@ -34,14 +36,7 @@ struct OuterConfig {
   }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing_helpers::error_of;
 
 TEST(Config, MissingKeysKeepDefaults) {
   OuterConfig config;

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "test_helpers.h"
+
 #include <cmath>
 
 #include "core/error.h"
@@ -14,14 +16,7 @@ using ::testing::HasSubstr;
 
 const auto kF64 = at::TensorOptions().dtype(at::kDouble);
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing_helpers::error_of;
 
 // Three components on [3,1,2] images (D = 6): two Gaussians and one point mass.
 GaussianMixturePrior small_mixture() {

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace dreamdpo::guidance {
 
@@ -14,12 +15,6 @@ namespace {
 // Words that carry no content for the template world.
 const std::set<std::string> kStopWords = {"a", "an", "the", "of", "one", "shape", "object",
                                           "image", "picture", "photo", "with", "and"};
-
-std::string join(const std::set<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
-  return out;
-}
 }  // namespace
 
 std::vector<std::string> content_words(const std::string& text) {
@@ -77,12 +72,11 @@ std::vector<int64_t> GaussianMixturePrior::matching_components(const std::string
 PromptConditioning GaussianMixturePrior::encode_prompt(const std::string& prompt) {
   for (const auto& word : content_words(prompt)) {
     check(vocabulary_.count(word), "the exact prior does not know the word '", word,
-          "'; it knows: ", join(vocabulary_));
+          "'; it knows: ", core::join(vocabulary_));
   }
   const auto matches = matching_components(prompt);
   if (matches.empty()) {
-    std::string captions;
-    for (const auto& c : components_) captions += (captions.empty() ? "" : ", ") + c.caption;
+    const auto captions = core::join(components_, [](const MixtureComponent& c) { return c.caption; });
     fail("no template of the exact prior matches '", prompt, "'; templates: ", captions);
   }
   auto cond = at::zeros_like(weights_);

@@ -1,0 +1,23 @@
+// Small string helpers shared by error messages.
+#pragma once
+#include <string>
+
+namespace dreamdpo::core {
+
+// "a, b, c" from any range of strings (or of items `to_text` turns into strings).
+template <class Range, class ToText>
+std::string join(const Range& items, ToText to_text, const std::string& separator = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += to_text(item);
+  }
+  return out;
+}
+
+template <class Range>
+std::string join(const Range& items, const std::string& separator = ", ") {
+  return join(items, [](const auto& item) -> const std::string& { return item; }, separator);
+}
+
+}  // namespace dreamdpo::core
