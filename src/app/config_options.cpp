@@ -9,7 +9,8 @@ namespace dreamdpo::app {
 void ConfigOptions::add_to(CLI::App& command, const std::string& default_preset) {
   preset = default_preset;
   command.add_option("--preset", preset, "configuration preset (configs/NAME.yaml)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([this](const std::string&) { preset_given = true; });
   command.add_option("--config", config_files, "YAML file(s) merged over the preset, in order");
   command.add_option("--set", overrides, "override one setting: --set guidance.tau=0.01 (repeatable)");
   command.add_option("--method", method, "guidance: dreamdpo | sds");

@@ -22,6 +22,12 @@ struct ConfigOptions {
   void add_to(CLI::App& command, const std::string& default_preset);
   // preset <- config files <- shortcuts <- --set, as one YAML tree.
   YAML::Node resolve() const;
+  // True when no configuration flag other than --steps was given (what --resume allows).
+  bool only_steps_given() const {
+    return config_files.empty() && overrides.empty() && !method && !ranker && !pairs && !device && !tau && !seed &&
+           !preset_given;
+  }
+  bool preset_given = false;
 };
 
 }  // namespace dreamdpo::app

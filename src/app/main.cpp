@@ -23,7 +23,9 @@ int main(int argc, char** argv) {
     if (quiet) dreamdpo::core::set_log_level(dreamdpo::core::LogLevel::kWarn);
     if (verbose) dreamdpo::core::set_log_level(dreamdpo::core::LogLevel::kDebug);
   });
+  dreamdpo::app::add_generate_command(app);
   dreamdpo::app::add_toy2d_command(app);
+  dreamdpo::app::add_export_command(app);
 
   try {
     app.parse(argc, argv);
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "error: %s (see dreamdpo --help)\n", e.what());
     return 2;
+  } catch (const dreamdpo::app::Interrupted&) {
+    return 130;  // the shell convention for "stopped by SIGINT"
   } catch (const dreamdpo::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

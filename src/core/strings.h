@@ -1,11 +1,13 @@
 // Small string helpers shared by error messages.
 #pragma once
 #include <string>
+#include <type_traits>
 
 namespace dreamdpo::core {
 
 // "a, b, c" from any range of strings (or of items `to_text` turns into strings).
-template <class Range, class ToText>
+template <class Range, class ToText,
+          class = std::enable_if_t<std::is_invocable_v<ToText, const typename Range::value_type&>>>
 std::string join(const Range& items, ToText to_text, const std::string& separator = ", ") {
   std::string out;
   for (const auto& item : items) {

@@ -81,4 +81,32 @@ std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::R
 
 std::vector<std::string> ranker_names() { return keys(ranker_registry()); }
 
+at::Device resolve_device(const std::string& name) {
+  if (name == "cuda") {
+    check(at::hasCUDA(), "--device cuda was asked for, but this build or machine has no CUDA");
+    return at::Device(at::kCUDA);
+  }
+  check(name == "cpu", "unknown device '", name, "' (use cpu or cuda)");
+  return at::Device(at::kCPU);
+}
+
+GuidanceStack make_guidance_stack(const std::string& prompt, const PriorConfig& prior,
+                                  const guidance::GuidanceConfig& guidance, const rank::RankerConfig& ranker,
+                                  at::Device device) {
+  GuidanceStack stack;
+  stack.prior = make_prior(prior, device);
+  stack.text = stack.prior->encode_prompt(prompt);
+  if (guidance.method == "dreamdpo") {
+    // An empty template target means: prefer what the prompt describes.
+    auto options = ranker;
+    if (options.target.empty()) options.target = prompt;
+    stack.ranker = make_ranker(options.name, options, *stack.prior);
+    if (!options.secondary.empty()) stack.secondary = make_ranker(options.secondary, options, *stack.prior);
+    stack.preference = std::make_unique<guidance::PairwisePreference>(
+        *stack.ranker, stack.secondary.get(), options.secondary_start, options.secondary_prob);
+  }
+  stack.guidance = guidance::make_guidance(guidance, *stack.prior, stack.preference.get());
+  return stack;
+}
+
 }  // namespace dreamdpo::generate

@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "generate/prior_config.h"
+#include "guidance/guidance.h"
+#include "guidance/guidance_config.h"
+#include "guidance/pairwise_preference.h"
 #include "rank/ranker_config.h"
 #include "guidance/prior.h"
 #include "rank/ranker.h"
@@ -20,5 +23,23 @@ std::vector<std::string> prior_names();
 std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::RankerConfig& config,
                                           guidance::Prior& prior);
 std::vector<std::string> ranker_names();
+
+// "cpu" or "cuda" -> a device; a clear error when CUDA is asked for but absent.
+at::Device resolve_device(const std::string& name);
+
+// Everything between renders and their gradient, built from the config for one prompt: the
+// prior, the encoded prompt, the ranker(s) and the guidance method. Every error a user can
+// cause (unknown prior, prompt outside the prior's vocabulary, bad ranker) is raised here,
+// before any output is written.
+struct GuidanceStack {
+  std::unique_ptr<guidance::Prior> prior;
+  guidance::PromptConditioning text;
+  std::unique_ptr<rank::Ranker> ranker, secondary;
+  std::unique_ptr<guidance::PairwisePreference> preference;
+  std::unique_ptr<guidance::Guidance> guidance;
+};
+GuidanceStack make_guidance_stack(const std::string& prompt, const PriorConfig& prior,
+                                  const guidance::GuidanceConfig& guidance, const rank::RankerConfig& ranker,
+                                  at::Device device);
 
 }  // namespace dreamdpo::generate

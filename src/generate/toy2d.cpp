@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "generate/components.h"
 #include "generate/run_info.h"
+#include "generate/step_report.h"
 #include "guidance/guidance.h"
 #include "guidance/pairwise_preference.h"
 #include "guidance/priors/gaussian_mixture_prior.h"
@@ -23,72 +24,23 @@
 namespace dreamdpo::generate {
 namespace fs = std::filesystem;
 
-namespace {
-
-at::Device parse_device(const std::string& name) {
-  if (name == "cuda") {
-    check(at::hasCUDA(), "--device cuda was asked for, but this build or machine has no CUDA");
-    return at::Device(at::kCUDA);
-  }
-  return at::Device(at::kCPU);
-}
-
-// Which component of the exact prior the images ended closest to (the mode reached).
-void find_nearest_component(guidance::Prior& prior, const at::Tensor& images, Toy2dResult& result) {
-  auto* mixture = dynamic_cast<guidance::GaussianMixturePrior*>(&prior);
-  if (mixture == nullptr) return;
-  const auto& components = mixture->components();
-  const auto x = images.detach().cpu().to(at::kDouble);
-  double best = INFINITY;
-  for (const auto& component : components) {
-    const auto target = ((component.mean.to(at::kDouble) + 1) / 2).unsqueeze(0);
-    const double rmse = (x - target).pow(2).mean().sqrt().item<double>();
-    if (rmse < best) {
-      best = rmse;
-      result.nearest_caption = component.caption;
-    }
-  }
-  result.nearest_rmse = best;
-}
-
-std::string step_status(const guidance::StepStats& stats) {
-  char buffer[160];
-  if (std::isnan(stats.gap)) {
-    std::snprintf(buffer, sizeof buffer, "t %lld |g| %.3g", static_cast<long long>(stats.t), stats.grad_norm);
-  } else {
-    std::snprintf(buffer, sizeof buffer, "t %lld win %.3g gap %.3g |g| %.3g",
-                  static_cast<long long>(stats.t), stats.score_win, stats.gap, stats.grad_norm);
-  }
-  return buffer;
-}
-
-}  // namespace
-
 Toy2dResult run_toy2d(const std::string& prompt, const Toy2dConfig& config, const fs::path& output_dir) {
   const auto wall_start = std::chrono::steady_clock::now();
-  const at::Device device = parse_device(config.device);
+  const at::Device device = resolve_device(config.device);
   // Everything that can fail on user input fails here, before any output is written.
-  auto prior = make_prior(config.prior, device);
-  const auto text = prior->encode_prompt(prompt);
-  std::unique_ptr<rank::Ranker> ranker, secondary;
-  std::unique_ptr<guidance::PairwisePreference> preference;
-  if (config.guidance.method == "dreamdpo") {
-    ranker = make_ranker(config.ranker.name, config.ranker, *prior);
-    if (!config.ranker.secondary.empty()) {
-      secondary = make_ranker(config.ranker.secondary, config.ranker, *prior);
-    }
-    preference = std::make_unique<guidance::PairwisePreference>(
-        *ranker, secondary.get(), config.ranker.secondary_start, config.ranker.secondary_prob);
-  }
-  auto guidance = guidance::make_guidance(config.guidance, *prior, preference.get());
+  auto stack = make_guidance_stack(prompt, config.prior, config.guidance, config.ranker, device);
+  auto& prior = stack.prior;
+  auto& ranker = stack.ranker;
+  const auto& text = stack.text;
   core::ensure_writable_directory(output_dir);
 
   core::Rng rng(static_cast<uint64_t>(config.seed));
   scene::ImageRepresentation image(config.views, config.prior.image_size, config.init, rng, device);
   torch::optim::Adam optimizer({image.parameters()}, torch::optim::AdamOptions(config.lr));
 
-  core::MetricsTable metrics({"step", "loss", "grad_norm", "t", "t2", "score_win", "score_lose",
-                              "gap", "lose_fired", "secondary_used", "ranker_fallbacks"});
+  std::vector<std::string> columns = {"step", "loss"};
+  for (const auto& c : guidance_metric_columns()) columns.push_back(c);
+  core::MetricsTable metrics(columns);
   std::vector<int64_t> snapshot_steps;
   for (int64_t i = 0; i < config.snapshots; ++i) {
     snapshot_steps.push_back(config.snapshots == 1 ? config.steps
@@ -107,7 +59,7 @@ Toy2dResult run_toy2d(const std::string& prompt, const Toy2dConfig& config, cons
   take_snapshot(0);
   for (int64_t step = 0; step < config.steps; ++step) {
     const auto z = prior->encode(image.render());
-    const auto result = guidance->compute(z, text, std::nullopt, {step, config.steps, &rng});
+    const auto result = stack.guidance->compute(z, text, std::nullopt, {step, config.steps, &rng});
     optimizer.zero_grad();
     const auto loss = guidance::surrogate_loss(z, result.grad);
     loss.backward();
@@ -115,19 +67,20 @@ Toy2dResult run_toy2d(const std::string& prompt, const Toy2dConfig& config, cons
     image.project();
     take_snapshot(step + 1);
 
-    const auto& s = result.stats;
-    metrics.add_row({static_cast<double>(step), loss.item<double>(), s.grad_norm,
-                     static_cast<double>(s.t), s.t2 >= 0 ? static_cast<double>(s.t2) : NAN,
-                     s.score_win, s.score_lose, s.gap, s.lose_fired,
-                     static_cast<double>(s.secondary_used), static_cast<double>(s.ranker_fallbacks)});
-    progress.update(step + 1, step_status(s));
+    std::vector<double> row = {static_cast<double>(step), loss.item<double>()};
+    for (double value : guidance_metric_values(result.stats)) row.push_back(value);
+    metrics.add_row(row);
+    progress.update(step + 1, step_status(result.stats));
   }
   progress.finish();
 
   Toy2dResult result;
   result.output_dir = output_dir;
   const auto final_images = image.render().detach();
-  find_nearest_component(*prior, final_images, result);
+  if (const auto nearest = nearest_template(*prior, final_images)) {
+    result.nearest_caption = nearest->caption;
+    result.nearest_rmse = nearest->rmse;
+  }
   if (ranker) result.final_score = ranker->score(final_images, prompt).mean().item<double>();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
 

@@ -13,7 +13,7 @@ struct RankerConfig {
   int64_t secondary_start = 0;    // first step at which the second ranker may be asked
   double secondary_prob = 1.0;    // probability per step of asking it
   // Options of the exact rankers of the toy world:
-  std::string target = "";               // template: caption of the preferred component
+  std::string target = "";               // template: caption of the preferred component ('' = the prompt)
   std::vector<double> colour = {1, 0, 0};  // colour: preferred RGB in [0,1]
 
   template <class V>
@@ -22,7 +22,7 @@ struct RankerConfig {
     v("secondary", secondary, "second ranker ('' = none)");
     v("secondary_start", secondary_start, "step from which the second ranker is used");
     v("secondary_prob", secondary_prob, "probability per step of using the second ranker");
-    v("target", target, "template ranker: caption of the preferred template");
+    v("target", target, "template ranker: caption of the preferred template ('' = the prompt)");
     v("colour", colour, "colour ranker: preferred RGB in [0,1]");
   }
   void validate(const std::string& path) const {

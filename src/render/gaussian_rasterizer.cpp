@@ -132,7 +132,7 @@ RasterOutput rasterize_gaussians(const at::Tensor& means, const at::Tensor& scal
   const auto outputs = CompositeFunction::apply(cpu(proj.means2d), cpu(proj.conics), cpu(opac), cpu(col),
                                                 cpu(proj.depths), cpu(proj.visible), cpu(background),
                                                 settings.width, settings.height);
-  return {outputs[0].to(device), outputs[1].to(device), outputs[2].to(device)};
+  return {outputs[0].to(device), outputs[1].to(device), outputs[2].to(device), proj.means2d, proj.visible};
 }
 
 }  // namespace dreamdpo::render

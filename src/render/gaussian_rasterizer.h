@@ -28,6 +28,11 @@ struct RasterOutput {
   at::Tensor rgb;    // [B,3,H,W] composited over the background
   at::Tensor alpha;  // [B,1,H,W] 1 - final transmittance
   at::Tensor depth;  // [B,1,H,W] sum_i w_i depth_i (not normalised by alpha)
+  // The projected centres [B,N,2] (pixels) the image was composited from, and which Gaussians
+  // were in front of the camera [B,N]: call means2d.retain_grad() before backward to read the
+  // screen-space gradient that drives densification.
+  at::Tensor means2d;
+  at::Tensor visible;
 };
 
 // Screen-space Gaussians of every view. Pixel (row i, column j) has its centre at

@@ -91,6 +91,21 @@ std::vector<at::Tensor> GaussianCloud::parameters() const {
   return {means_, log_scales_, rotations_, opacity_logits_, sh_dc_, sh_rest_};
 }
 
+const std::vector<std::string>& GaussianCloud::parameter_keys() {
+  static const std::vector<std::string> keys(std::begin(kKeys), std::end(kKeys));
+  return keys;
+}
+
+at::Tensor& GaussianCloud::parameter(const std::string& key) {
+  if (key == "means") return means_;
+  if (key == "log_scales") return log_scales_;
+  if (key == "rotations") return rotations_;
+  if (key == "opacity_logits") return opacity_logits_;
+  if (key == "sh_dc") return sh_dc_;
+  if (key == "sh_rest") return sh_rest_;
+  fail("GaussianCloud has no parameter '", key, "'");
+}
+
 at::Tensor GaussianCloud::scales() const { return log_scales_.exp(); }
 
 at::Tensor GaussianCloud::normalised_rotations() const {

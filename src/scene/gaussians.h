@@ -51,7 +51,13 @@ class GaussianCloud {
 
   // Raw parameters (leaves, requires_grad), in the order of state() keys.
   std::vector<at::Tensor> parameters() const;
+  // The state() keys, in parameters() order.
+  static const std::vector<std::string>& parameter_keys();
+  // The raw parameter under a state() key (throws for an unknown key); assignable, so the
+  // optimiser and densifier can replace a group with new rows.
+  at::Tensor& parameter(const std::string& key);
   at::Tensor& means() { return means_; }                    // [N,3]
+  const at::Tensor& means() const { return means_; }
   at::Tensor& log_scales() { return log_scales_; }          // [N,3]
   at::Tensor& rotations() { return rotations_; }            // [N,4] wxyz, unnormalised
   at::Tensor& opacity_logits() { return opacity_logits_; }  // [N,1]
