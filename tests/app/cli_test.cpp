@@ -129,4 +129,74 @@ TEST_F(CliTest, UnknownConfigKeyIsNamed) {
   EXPECT_THAT(r.err, HasSubstr("unknown config key 'guidance.dreamdpo.tua'"));
 }
 
+// Small generate settings for CLI tests (a few seconds on one thread).
+const std::string kSmallGenerate =
+    " --set gaussians.count=200 --set render.sizes=[16] --set render.validation_size=16"
+    " --set output.validation_views=2 --set output.turntable_frames=2 --set output.mesh_resolution=16";
+
+TEST_F(CliTest, GenerateEndToEndThenExport) {
+  const auto out = dir_ / "run";
+  const auto r = run("generate \"a red circle\" -o " + out.string() + " --steps 12" + kSmallGenerate);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, out.string() + "\n");
+  for (const char* file : {"run.json", "metrics.csv", "views.png", "report.html", "checkpoints/step_000012.safetensors"}) {
+    EXPECT_TRUE(fs::exists(out / file)) << file;
+  }
+  EXPECT_EQ(line_count(slurp(out / "metrics.csv")), 13);
+  fs::remove(out / "views.png");
+  const auto e = run("export " + out.string());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_THAT(e.out, HasSubstr("views.png"));
+  EXPECT_TRUE(fs::exists(out / "views.png"));
+}
+
+TEST_F(CliTest, CtrlCSavesACheckpointAndResumeKeepsTheConfig) {
+  const auto out = dir_ / "run";
+  // Start a long run, interrupt it once it is under way, and expect exit status 130.
+  const std::string command = std::string(DREAMDPO_BINARY) + " --threads 1 generate \"a blue square\" -o " +
+                              out.string() + " --steps 100000" + kSmallGenerate + " --set output.checkpoint_every=0" +
+                              " >/dev/null 2>" + (dir_ / "err.txt").string() + " & pid=$!; " +
+                              "for i in $(seq 100); do [ -s " + (out / "run.json").string() +
+                              " ] && break; sleep 0.1; done; sleep 0.5; kill -INT $pid; wait $pid; exit $?";
+  const int status = std::system(("sh -c '" + command + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(dir_ / "err.txt");
+  EXPECT_THAT(slurp(dir_ / "err.txt"), HasSubstr("--resume"));
+  const auto recorded = nlohmann::json::parse(slurp(out / "run.json"));
+  EXPECT_EQ(recorded["status"], "interrupted");
+  const int64_t done = recorded["final"]["steps_done"];
+  EXPECT_GT(done, 0);
+  EXPECT_EQ(line_count(slurp(out / "metrics.csv")), done + 1);
+  // Other settings cannot change on resume; --steps can only extend... here it shortens the
+  // planned 100000 steps, which is refused.
+  EXPECT_THAT(run("generate --resume " + out.string() + " --tau 0.5").err, HasSubstr("only --steps"));
+  EXPECT_THAT(run("generate --resume " + out.string() + " --steps 5").err, HasSubstr("shorten"));
+}
+
+TEST_F(CliTest, GenerateResumeFinishesAStoppedRun) {
+  const auto out = dir_ / "run";
+  ASSERT_EQ(run("generate red -o " + out.string() + " --steps 6" + kSmallGenerate).exit_code, 0);
+  // A finished run can be extended.
+  const auto r = run("generate --resume " + out.string() + " --steps 9");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(line_count(slurp(out / "metrics.csv")), 10);
+  EXPECT_EQ(nlohmann::json::parse(slurp(out / "run.json"))["config"]["steps"], 9);
+  EXPECT_THAT(run("generate blue --resume " + out.string()).err, HasSubstr("is for the prompt 'red'"));
+}
+
+TEST_F(CliTest, GenerateRejectsBadInputWithOneLine) {
+  auto r = run("generate \"a zebra\" -o " + (dir_ / "never").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("zebra"));
+  EXPECT_EQ(line_count(r.err), 1);
+  EXPECT_FALSE(fs::exists(dir_ / "never"));
+  r = run("generate");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("give a prompt"));
+  r = run("generate red --set background.mode=stripes -o " + (dir_ / "never").string());
+  EXPECT_THAT(r.err, HasSubstr("background.mode"));
+  r = run("generate --resume " + (dir_ / "missing").string());
+  EXPECT_THAT(r.err, HasSubstr("no run to resume"));
+}
+
 }  // namespace
