@@ -131,7 +131,8 @@ TEST_F(GenerateTest, ExportRebuildsTheAssetsFromTheCheckpoint) {
 
 TEST_F(GenerateTest, BadInputFailsBeforeWritingAnything) {
   auto config = small_config();
-  EXPECT_THAT(error_of([&] { run_generate("a purple circle", config, dir_); }), HasSubstr("'purple'"));
+  EXPECT_THAT(error_of([&] { run_generate("a purple dodecahedron", config, dir_); }),
+              HasSubstr("words 'purple', 'dodecahedron'"));
   EXPECT_FALSE(fs::exists(dir_));
   config.render.milestones = {10, 20};
   EXPECT_THAT(error_of([&] { run_generate("a red circle", config, dir_); }), HasSubstr("render.milestones"));

@@ -70,10 +70,14 @@ std::vector<int64_t> GaussianMixturePrior::matching_components(const std::string
 }
 
 PromptConditioning GaussianMixturePrior::encode_prompt(const std::string& prompt) {
+  std::vector<std::string> unknown;
   for (const auto& word : content_words(prompt)) {
-    check(vocabulary_.count(word), "the exact prior does not know the word '", word,
-          "'; it knows: ", core::join(vocabulary_));
+    if (!vocabulary_.count(word) && std::find(unknown.begin(), unknown.end(), word) == unknown.end()) {
+      unknown.push_back(word);
+    }
   }
+  check(unknown.empty(), "the exact prior does not know the word", unknown.size() > 1 ? "s '" : " '",
+        core::join(unknown, "', '"), "'; it knows: ", core::join(vocabulary_));
   const auto matches = matching_components(prompt);
   if (matches.empty()) {
     const auto captions = core::join(components_, [](const MixtureComponent& c) { return c.caption; });
