@@ -8,13 +8,15 @@
 namespace dreamdpo::shapeworld {
 
 float size_scale(Size size) {
-  // Small/large differ by 2.3x; a stack of two large spheres just fits the 0.6 ball.
+  // Large is twice small, so sizes read clearly; big enough that a lone small object still
+  // covers ~10% of the image height. Scenes that outgrow the ball (two large objects stacked)
+  // shrink as a whole.
   switch (size) {
-    case Size::small: return 0.13f;
-    case Size::medium: return 0.19f;
-    case Size::large: return 0.3f;
+    case Size::small: return 0.16f;
+    case Size::medium: return 0.23f;
+    case Size::large: return 0.32f;
   }
-  return 0.19f;
+  return 0.23f;
 }
 
 Scene layout(const SceneSpec& input, core::Rng& rng) {
