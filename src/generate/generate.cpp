@@ -242,8 +242,18 @@ class GenerateSession {
     checkpoint.metadata["prompt"] = prompt_;
     const double seconds = seconds_before_ + std::chrono::duration<double>(Clock::now() - start).count();
     checkpoint.metadata["seconds"] = std::to_string(seconds);
-    save_checkpoint(dir_, checkpoint, config_.output.keep_checkpoints);
-    metrics_.write_csv(dir_ / "metrics.csv");
+    try {
+      save_checkpoint(dir_, checkpoint, config_.output.keep_checkpoints);
+      metrics_.write_csv(dir_ / "metrics.csv");
+    } catch (const Error& e) {
+      // Nothing saved earlier is touched by a failed save (writes are atomic, old checkpoints
+      // are removed only after a new one is complete).
+      const auto saved = list_checkpoints(dir_);
+      fail("could not save the checkpoint of step ", step_, ": ", e.what(), ". ",
+           saved.empty() ? std::string("No checkpoint was saved before.")
+                         : "The newest saved checkpoint is " + saved.back().string() +
+                               "; free space and continue with dreamdpo generate --resume " + dir_.string());
+    }
   }
 
   void write_run_json(const std::string& status, const nlohmann::json& final_info) const {

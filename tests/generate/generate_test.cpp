@@ -171,6 +171,23 @@ TEST_F(GenerateTest, CorruptCheckpointGivesAClearErrorNamingTheFallback) {
   EXPECT_EQ(resume_generate(dir_).steps_done, 30);
 }
 
+TEST_F(GenerateTest, AFailedSaveKeepsEarlierCheckpointsAndSaysHowToContinue) {
+  auto config = small_config();
+  config.steps = 20;
+  config.output.checkpoint_every = 5;
+  config.output.keep_checkpoints = 10;
+  run_generate("a red circle", config, dir_, /*stop_after=*/10);
+  ASSERT_EQ(list_checkpoints(dir_).size(), 2u);
+  // Make the next checkpoint impossible to write: its file name is taken by a folder.
+  fs::create_directories(dir_ / "checkpoints" / "step_000015.safetensors" / "blocker");
+  const auto message = error_of([&] { resume_generate(dir_); });
+  EXPECT_THAT(message, HasSubstr("could not save the checkpoint of step 15"));
+  EXPECT_THAT(message, HasSubstr("step_000010.safetensors"));
+  EXPECT_THAT(message, HasSubstr("--resume"));
+  // The earlier checkpoints are intact and loadable.
+  EXPECT_EQ(load_latest_checkpoint(dir_).step, 10);
+}
+
 TEST(Checkpoint, KeepsOnlyTheNewestAndRoundTripsMetrics) {
   const auto dir = fs::temp_directory_path() / ("dreamdpo_checkpoint_" + std::to_string(getpid()));
   fs::remove_all(dir);
