@@ -1,6 +1,7 @@
 // CPU Gaussian rasterizer: forward and forward+backward, 4 views, 20k Gaussians (the scale of
 // a text-to-3D run early on). Results and the command: bench/rasterizer_cpu.md.
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <benchmark/benchmark.h>
 
 #include <cmath>
