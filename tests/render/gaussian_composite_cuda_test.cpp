@@ -213,8 +213,9 @@ TEST_P(GaussianCompositeCuda, ForwardAndBackwardMatchTheCpuKernel) {
     const auto pixel_grads = random_pixel_grads(views, c.width, c.height, dtype);
     const auto g_cpu = list_of(backward(cpu, f_cpu, pixel_grads, c.width, c.height));
     const auto g_gpu = list_of(backward(gpu, f_gpu, pixel_grads, c.width, c.height));
-    // float: the backward recovers transmittance by division, which drifts by a few ulp per splat.
-    const double grad_tol = dtype == at::kDouble ? 1e-10 : 1e-4;
+    // Measured on an H100: <= 1.3e-15 (float64) and <= 7.2e-7 (float32; the backward recovers
+    // transmittance by division, a few ulp of drift per splat).
+    const double grad_tol = dtype == at::kDouble ? 1e-10 : 1e-5;
     for (size_t i = 0; i < g_cpu.size(); ++i) {
       ASSERT_GT(g_cpu[i].abs().max().item<double>(), 0) << kGradNames[i];
       const double err = relative_error(g_gpu[i], g_cpu[i]);
