@@ -6,14 +6,14 @@
 #pragma once
 #include <ATen/ATen.h>
 
-namespace dreamdpo::render {
+#include "render/gaussian_composite_constants.h"
 
-// Constants shared by kernels and the dense reference.
-constexpr int64_t kTileSize = 16;
-constexpr double kMaxAlpha = 0.99;
-constexpr double kMinAlpha = 1.0 / 255.0;
-constexpr double kMinTransmittance = 1e-4;
-constexpr double kCutoffMahalanobis2 = 9.0;  // 3 sigma
+// The CUDA kernel (gaussian_composite_cuda.cu) is built whenever CUDA is on.
+#ifdef DREAMDPO_WITH_CUDA
+#define DREAMDPO_GAUSSIAN_CUDA_KERNEL 1
+#endif
+
+namespace dreamdpo::render {
 
 struct CompositeForward {
   at::Tensor rgb, alpha, depth;  // [B,3,H,W], [B,1,H,W], [B,1,H,W]
@@ -40,9 +40,8 @@ CompositeGrads composite_backward_cpu(const at::Tensor& means2d, const at::Tenso
                                       const at::Tensor& grad_rgb, const at::Tensor& grad_alpha,
                                       const at::Tensor& grad_depth, int64_t width, int64_t height);
 
-// The CUDA kernel has the same contracts; it is not written yet. When it is (in
-// gaussian_composite_cuda.cu, built only when DREAMDPO_WITH_CUDA), define
-// DREAMDPO_GAUSSIAN_CUDA_KERNEL there too; until then CUDA tensors composite on the CPU.
+// The CUDA kernel has the same contracts (tensors on one CUDA device; the lists it returns
+// live there too, with the same layout). Without it CUDA tensors composite on the CPU.
 #ifdef DREAMDPO_GAUSSIAN_CUDA_KERNEL
 CompositeForward composite_forward_cuda(const at::Tensor& means2d, const at::Tensor& conics,
                                         const at::Tensor& opacities, const at::Tensor& colours,

@@ -31,8 +31,15 @@ class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
                                const at::Tensor& opacities, const at::Tensor& colours,
                                const at::Tensor& depths, const at::Tensor& visible,
                                const at::Tensor& background, int64_t width, int64_t height) {
+#ifdef DREAMDPO_GAUSSIAN_CUDA_KERNEL
+    auto out = means2d.is_cuda() ? composite_forward_cuda(means2d, conics, opacities, colours, depths, visible,
+                                                          background, width, height)
+                                 : composite_forward_cpu(means2d, conics, opacities, colours, depths, visible,
+                                                         background, width, height);
+#else
     auto out = composite_forward_cpu(means2d, conics, opacities, colours, depths, visible, background,
                                      width, height);
+#endif
     ctx->save_for_backward({means2d, conics, opacities, colours, depths, background, out.tile_offsets,
                             out.tile_ids, out.alpha});
     ctx->saved_data["width"] = width;
@@ -51,9 +58,13 @@ class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
     const auto grad_rgb = grad_or_zero(grads[0], at::empty({alpha.size(0), 3, height, width}, alpha.options()));
     const auto grad_alpha = grad_or_zero(grads[1], alpha);
     const auto grad_depth = grad_or_zero(grads[2], alpha);
-    const auto g = composite_backward_cpu(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5],
-                                          saved[6], saved[7], grad_rgb, grad_alpha, grad_depth, width,
-                                          height);
+#ifdef DREAMDPO_GAUSSIAN_CUDA_KERNEL
+    const auto backward = saved[0].is_cuda() ? composite_backward_cuda : composite_backward_cpu;
+#else
+    const auto backward = composite_backward_cpu;
+#endif
+    const auto g = backward(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], saved[6], saved[7],
+                            grad_rgb, grad_alpha, grad_depth, width, height);
     // d rgb / d background = final transmittance = 1 - alpha.
     const auto grad_background = (grad_rgb * (1 - alpha)).sum({0, 2, 3});
     return {g.means2d, g.conics, g.opacities, g.colours, g.depths, at::Tensor(), grad_background,
@@ -125,12 +136,17 @@ RasterOutput rasterize_gaussians(const at::Tensor& means, const at::Tensor& scal
   const auto opac = opacities.to(options).reshape({1, n}).expand({b, n}).contiguous();
   const auto col = (colours.dim() == 2 ? colours.to(options).unsqueeze(0).expand({b, n, 3}) : colours.to(options))
                        .contiguous();
-  // No CUDA compositing kernel yet: CUDA tensors composite on CPU copies (autograd moves the
-  // gradients back). Replace with composite_*_cuda when DREAMDPO_GAUSSIAN_CUDA_KERNEL exists.
   const at::Device device = means.device();
-  auto cpu = [](const at::Tensor& t) { return t.to(at::kCPU).contiguous(); };
-  const auto outputs = CompositeFunction::apply(cpu(proj.means2d), cpu(proj.conics), cpu(opac), cpu(col),
-                                                cpu(proj.depths), cpu(proj.visible), cpu(background),
+#ifdef DREAMDPO_GAUSSIAN_CUDA_KERNEL
+  // CPU and CUDA tensors composite on their own device.
+  auto here = [](const at::Tensor& t) { return t.contiguous(); };
+#else
+  // Built without the CUDA kernel: CUDA tensors composite on CPU copies (autograd moves the
+  // gradients back).
+  auto here = [](const at::Tensor& t) { return t.to(at::kCPU).contiguous(); };
+#endif
+  const auto outputs = CompositeFunction::apply(here(proj.means2d), here(proj.conics), here(opac), here(col),
+                                                here(proj.depths), here(proj.visible), here(background),
                                                 settings.width, settings.height);
   return {outputs[0].to(device), outputs[1].to(device), outputs[2].to(device), proj.means2d, proj.visible};
 }

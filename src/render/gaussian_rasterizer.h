@@ -52,8 +52,8 @@ ProjectedGaussians project_gaussians(const at::Tensor& means, const at::Tensor& 
 // means [N,3]; scales [N,3] (activated, > 0); rotations [N,4] normalised quaternions wxyz;
 // opacities [N] or [N,1] in [0,1]; colours [N,3] (view-independent) or [B,N,3] (per view, e.g.
 // SH evaluated per camera in tensor ops). float32 or float64; gradients flow to every input
-// and to settings.background. The kernel runs on the tensors' device (CPU now; a CUDA kernel
-// with the same signature slots into gaussian_composite.h).
+// and to settings.background. The kernel runs on the tensors' device (the CUDA kernel when
+// built with CUDA, else CUDA tensors composite on CPU copies).
 RasterOutput rasterize_gaussians(const at::Tensor& means, const at::Tensor& scales,
                                  const at::Tensor& rotations, const at::Tensor& opacities,
                                  const at::Tensor& colours, const camera::CameraBatch& cams,

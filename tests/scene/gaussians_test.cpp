@@ -1,5 +1,6 @@
 #include "scene/gaussians.h"
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include "core/config.h"
