@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <vector>
 
 #include "core/error.h"
 
@@ -90,48 +92,67 @@ DensityGrid sample_density_grid(const scene::GaussianCloud& cloud, const Density
   auto weighted = at::zeros({r, r, r, 3}, density.options());
   const auto dopt = density.options();
   const double cutoff2 = options.cutoff_sigmas * options.cutoff_sigmas;
-  for (int64_t i0 = 0; i0 < r; i0 += options.block) {
-    for (int64_t j0 = 0; j0 < r; j0 += options.block) {
-      for (int64_t k0 = 0; k0 < r; k0 += options.block) {
-        const int64_t start[3] = {i0, j0, k0};
-        std::array<at::Tensor, 3> axis;
-        std::array<double, 3> lo{}, hi{}, centre{};
-        for (int a = 0; a < 3; ++a) {
-          const int64_t count = std::min(options.block, r - start[a]);
-          lo[a] = grid.box_min[a] + step[a] * start[a];
-          hi[a] = grid.box_min[a] + step[a] * (start[a] + count - 1);
-          centre[a] = 0.5 * (lo[a] + hi[a]);
-          axis[a] = at::arange(count, dopt).mul(step[a]).add(lo[a] - centre[a]);
-        }
-        const auto lo_t = at::tensor(std::vector<double>(lo.begin(), lo.end()), dopt);
-        const auto hi_t = at::tensor(std::vector<double>(hi.begin(), hi.end()), dopt);
-        const auto hit = ((lower <= hi_t) & (upper >= lo_t)).all(1).nonzero().view({-1});
-        const int64_t hits = hit.size(0);
-        if (hits == 0) continue;
-        const auto mesh = at::meshgrid({axis[0], axis[1], axis[2]}, "ij");
-        const auto points = at::stack({mesh[0], mesh[1], mesh[2]}, 3).view({-1, 3});  // block frame
-        const auto features = quadratic_features(points);
-        const int64_t m = points.size(0);
-        const auto centre_t = at::tensor(std::vector<double>(centre.begin(), centre.end()), dopt);
-        auto block_density = at::zeros({m}, dopt);
-        auto block_weighted = at::zeros({m, 3}, dopt);
-        const int64_t per_pass = std::max<int64_t>(1, options.max_pairs / m);
-        for (int64_t g0 = 0; g0 < hits; g0 += per_pass) {
-          const auto ids = hit.narrow(0, g0, std::min(per_pass, hits - g0));
-          const auto coefficients =
-              quadratic_coefficients(inverse_cov.index_select(0, ids), means.index_select(0, ids) - centre_t);
-          const auto d2 = at::matmul(features, coefficients.t());  // [m,n]
-          auto w = at::exp(d2.clamp_min(0.0).mul(-0.5)) * opacity.index_select(0, ids).unsqueeze(0);
-          w.masked_fill_(d2 > cutoff2, 0.0);
-          block_density += w.sum(1);
-          block_weighted += at::matmul(w, colours.index_select(0, ids));
-        }
-        const int64_t ci = axis[0].size(0), cj = axis[1].size(0), ck = axis[2].size(0);
-        density.narrow(0, i0, ci).narrow(1, j0, cj).narrow(2, k0, ck).copy_(block_density.view({ci, cj, ck}));
-        weighted.narrow(0, i0, ci).narrow(1, j0, cj).narrow(2, k0, ck).copy_(block_weighted.view({ci, cj, ck, 3}));
-      }
+  auto coordinate = [&](int a, int64_t index) { return grid.box_min[a] + step[a] * double(index); };
+
+  // Evaluates every candidate Gaussian at every grid point of a leaf block, in passes of at
+  // most max_pairs point-Gaussian pairs.
+  auto evaluate_leaf = [&](const std::array<int64_t, 3>& start, const std::array<int64_t, 3>& count,
+                           const at::Tensor& ids_all) {
+    std::array<at::Tensor, 3> axis;
+    std::array<double, 3> centre{};
+    for (int a = 0; a < 3; ++a) {
+      centre[a] = 0.5 * (coordinate(a, start[a]) + coordinate(a, start[a] + count[a] - 1));
+      axis[a] = at::arange(count[a], dopt).mul(step[a]).add(coordinate(a, start[a]) - centre[a]);
     }
-  }
+    const auto mesh = at::meshgrid({axis[0], axis[1], axis[2]}, "ij");
+    const auto features = quadratic_features(at::stack({mesh[0], mesh[1], mesh[2]}, 3).view({-1, 3}));
+    const int64_t m = features.size(0), hits = ids_all.size(0);
+    const auto centre_t = at::tensor(std::vector<double>(centre.begin(), centre.end()), dopt);
+    auto block_density = at::zeros({m}, dopt);
+    auto block_weighted = at::zeros({m, 3}, dopt);
+    const int64_t per_pass = std::max<int64_t>(1, options.max_pairs / m);
+    for (int64_t g0 = 0; g0 < hits; g0 += per_pass) {
+      const auto ids = ids_all.narrow(0, g0, std::min(per_pass, hits - g0));
+      // Centred on the block, so the expanded quadratic form cancels little.
+      const auto coefficients =
+          quadratic_coefficients(inverse_cov.index_select(0, ids), means.index_select(0, ids) - centre_t);
+      const auto d2 = at::matmul(features, coefficients.t());  // [m,n]
+      auto w = at::exp(d2.clamp_min(0.0).mul(-0.5)) * opacity.index_select(0, ids).unsqueeze(0);
+      w.masked_fill_(d2 > cutoff2, 0.0);
+      block_density += w.sum(1);
+      block_weighted += at::matmul(w, colours.index_select(0, ids));
+    }
+    auto region = [&](at::Tensor t) {
+      return t.narrow(0, start[0], count[0]).narrow(1, start[1], count[1]).narrow(2, start[2], count[2]);
+    };
+    region(density).copy_(block_density.view({count[0], count[1], count[2]}));
+    region(weighted).copy_(block_weighted.view({count[0], count[1], count[2], 3}));
+  };
+
+  // Halves the region along its longest axis until it is a leaf block, keeping at each level
+  // only the Gaussians whose cutoff box meets it: culling costs O(N log R), not O(N blocks).
+  std::function<void(const std::array<int64_t, 3>&, const std::array<int64_t, 3>&, const at::Tensor&)> visit =
+      [&](const std::array<int64_t, 3>& start, const std::array<int64_t, 3>& count, const at::Tensor& candidates) {
+        std::vector<double> lo(3), hi(3);
+        for (int a = 0; a < 3; ++a) {
+          lo[a] = coordinate(a, start[a]);
+          hi[a] = coordinate(a, start[a] + count[a] - 1);
+        }
+        const auto lo_t = at::tensor(lo, dopt), hi_t = at::tensor(hi, dopt);
+        const auto meets = ((lower.index_select(0, candidates) <= hi_t) & (upper.index_select(0, candidates) >= lo_t)).all(1);
+        const auto kept = candidates.masked_select(meets);
+        if (kept.numel() == 0) return;
+        const int split = int(std::max_element(count.begin(), count.end()) - count.begin());
+        if (count[split] <= options.block) return evaluate_leaf(start, count, kept);
+        auto first = count, second_start = start, second = count;
+        first[split] = count[split] / 2;
+        second_start[split] = start[split] + first[split];
+        second[split] = count[split] - first[split];
+        visit(start, first, kept);
+        visit(second_start, second, kept);
+      };
+  visit({0, 0, 0}, {r, r, r}, at::arange(means.size(0), at::TensorOptions().dtype(at::kLong).device(device)));
+
   const auto colour = at::where(density.unsqueeze(3) > 0, weighted / density.unsqueeze(3).clamp_min(1e-300),
                                 at::zeros_like(weighted));
   grid.density = density.to(at::kCPU, at::kFloat).contiguous();

@@ -21,7 +21,8 @@ struct DensityGridOptions {
   std::optional<std::array<float, 3>> box_min, box_max;
   double padding_scales = 3.0;
   double cutoff_sigmas = 3.0;  // Mahalanobis radius beyond which a Gaussian contributes 0
-  int64_t block = 16;          // grid points per block edge (blocks are culled as a whole)
+  int64_t block = 4;  // largest leaf block edge in grid points; the grid is halved recursively
+                      // down to leaves, culling Gaussians whose cutoff box misses each part
   // Upper bound on points x Gaussians evaluated at once: bounds memory (8 bytes each, a few
   // temporaries) whatever the cloud and grid sizes.
   int64_t max_pairs = int64_t{1} << 22;

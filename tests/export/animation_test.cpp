@@ -157,6 +157,54 @@ TEST_F(AnimationTest, AutoFormatWritesMp4WithFfmpegElseApng) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
 }
 
+// Fake ffmpeg programs on PATH test the pipe, the temporary name and the fallback without
+// depending on a real ffmpeg.
+class FakeFfmpegTest : public AnimationTest {
+ protected:
+  void install(const std::string& script) {
+    const auto bin = dir_ / "bin";
+    fs::create_directories(bin);
+    core::write_file_atomic(bin / "ffmpeg", "#!/bin/sh\n" + script);
+    fs::permissions(bin / "ffmpeg", fs::perms::owner_all);
+    old_path_ = std::getenv("PATH") ? std::getenv("PATH") : "";
+    setenv("PATH", (bin.string() + ":" + old_path_).c_str(), 1);
+  }
+  void TearDown() override {
+    setenv("PATH", old_path_.c_str(), 1);
+    AnimationTest::TearDown();
+  }
+  std::string old_path_;
+};
+
+TEST_F(FakeFfmpegTest, PipesEvenSizedRgbFramesAndRenamesTheResult) {
+  // Writes its arguments and the number of bytes it read into the output file (last argument).
+  install("for last; do :; done\nn=$(wc -c)\nprintf '%s\\n%s\\n' \"$*\" \"$n\" > \"$last\"\n");
+  const auto frames = test_frames(3, 9, 11);
+  const auto path = write_turntable(dir_ / "spin", frames, 15);
+  ASSERT_EQ(path, dir_ / "spin.mp4");
+  const std::string record = core::read_file(path);
+  EXPECT_THAT(record, HasSubstr("-f rawvideo -pix_fmt rgb24 -s 12x10 -r 15 -i - -c:v libx264 -pix_fmt yuv420p"));
+  EXPECT_THAT(record, HasSubstr("spin.mp4.tmp."));  // written under a temporary name, then renamed
+  EXPECT_THAT(record, HasSubstr("\n" + std::to_string(3 * 10 * 12 * 3) + "\n"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);  // bin/ and spin.mp4
+}
+
+TEST_F(FakeFfmpegTest, FailingFfmpegFallsBackToApng) {
+  install("cat > /dev/null\nexit 1\n");
+  const auto frames = test_frames(2, 4, 4);
+  EXPECT_EQ(write_turntable(dir_ / "spin", frames, 10), dir_ / "spin.png");
+  EXPECT_TRUE(at::allclose(core::read_png(dir_ / "spin.png"), frames[0], 0, 1e-6));
+  EXPECT_FALSE(fs::exists(dir_ / "spin.mp4"));
+}
+
+// ffmpeg dying before reading its input must not kill us with SIGPIPE.
+TEST_F(FakeFfmpegTest, FfmpegExitingEarlyFallsBackToApng) {
+  install("exit 1\n");
+  const auto frames = test_frames(4, 128, 128);  // far more than a pipe buffer
+  EXPECT_EQ(write_turntable(dir_ / "spin", frames, 10), dir_ / "spin.png");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);  // bin/ and spin.png
+}
+
 TEST_F(AnimationTest, BadInputGivesClearErrors) {
   EXPECT_THAT(error_of([&] { write_turntable(dir_ / "x", at::zeros({2, 4, 4}), 10); }), HasSubstr("[F,3,H,W]"));
   EXPECT_THAT(error_of([&] { write_turntable(dir_ / "x", at::zeros({2, 3, 4, 4}), 0); }),

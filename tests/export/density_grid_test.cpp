@@ -73,7 +73,7 @@ TEST(DensityGridTest, AnisotropicGaussianMatchesExplicitCovarianceAndChunkingIsI
   options.box_min = std::array<float, 3>{-0.8f, -0.7f, -0.9f};
   options.box_max = std::array<float, 3>{0.8f, 0.9f, 0.6f};
   const auto grid = sample_density_grid(cloud, options);
-  options.block = 5;
+  options.block = 3;
   options.max_pairs = 7;
   const auto chunked = sample_density_grid(cloud, options);
   EXPECT_TRUE(at::allclose(grid.density, chunked.density, 1e-6, 1e-9));
