@@ -5,6 +5,12 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/png_io.h"
+#include "export/animation.h"
+#include "export/density_grid.h"
+#include "export/gaussian_ply.h"
+#include "export/marching_cubes.h"
+#include "export/mesh_gltf.h"
+#include "export/mesh_obj.h"
 #include "generate/gaussian_views.h"
 #include "generate/report_html.h"
 
@@ -36,6 +42,40 @@ nlohmann::json write_assets(const fs::path& run_dir, const AssetInputs& in) {
   written["views"] = "views.png";
   media.push_back({"views", "image/png", views_png});
 
+  // Turntable: a full turn at the validation size.
+  const auto& c = in.config.camera;
+  const auto turn = camera::fixed_orbit(in.config.output.turntable_frames, 15.0, 0.5 * (c.distance[0] + c.distance[1]),
+                                        0.5 * (c.fovy_deg[0] + c.fovy_deg[1]));
+  const auto frames = render_cloud_images(in.cloud, turn, size, in.background);
+  const auto turntable = exporters::write_turntable(run_dir / "turntable", frames,
+                                                    static_cast<int>(in.config.output.turntable_fps));
+  written["turntable"] = turntable.filename().string();
+  const bool is_video = turntable.extension() == ".mp4";
+  media.insert(media.begin(), {"turntable", is_video ? "video/mp4" : "image/png", core::read_file(turntable)});
+
+  exporters::write_gaussian_ply(run_dir / "model.ply", in.cloud.state());
+  written["gaussians"] = "model.ply";
+
+  if (in.config.output.mesh) {
+    exporters::DensityGridOptions grid_options;
+    grid_options.resolution = in.config.output.mesh_resolution;
+    const auto grid = exporters::sample_density_grid(in.cloud, grid_options);
+    const auto mesh = exporters::extract_isosurface(grid.density, in.config.output.mesh_level, grid.box_min,
+                                                    grid.box_max, grid.colour);
+    if (mesh.face_count() == 0) {
+      // The Gaussians are too faint for a surface at this level: keep the run, say what to do.
+      core::log_warn("mesh: the density never reaches output.mesh_level=", in.config.output.mesh_level,
+                     " (max ", grid.density.max().item<double>(), "); no mesh written. Lower it with --set ",
+                     "output.mesh_level=... and run dreamdpo export ", run_dir.string());
+      written["mesh_skipped"] = "density below output.mesh_level";
+    } else {
+      exporters::write_glb(run_dir / "mesh.glb", mesh);
+      exporters::write_obj(run_dir / "mesh.obj", mesh);
+      written["mesh"] = "mesh.glb";
+      written["mesh_obj"] = "mesh.obj";
+    }
+  }
+
   ReportInputs report;
   report.prompt = in.prompt;
   report.summary = {{"prompt", in.prompt},
@@ -44,7 +84,8 @@ nlohmann::json write_assets(const fs::path& run_dir, const AssetInputs& in) {
                     {"ranker", in.config.ranker.name},
                     {"steps", in.config.steps},
                     {"seed", in.config.seed},
-                    {"gaussians", in.cloud.size()}};
+                    {"gaussians", in.cloud.size()},
+                    {"files", written}};
   report.config = core::config_to_json(in.config);
   report.metrics = &in.metrics;
   report.plotted_columns = {"loss", "grad_norm", "score_win", "gap", "lose_fired", "t", "gaussians", "step_ms"};

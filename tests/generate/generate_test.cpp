@@ -14,6 +14,7 @@
 #include "generate/generate.h"
 #include "generate/report_html.h"
 #include "core/base64.h"
+#include "export/gaussian_ply.h"
 #include "test_helpers.h"
 
 namespace dreamdpo::generate {
@@ -70,13 +71,28 @@ TEST_F(GenerateTest, WritesTheRunFolderAndReachesThePromptsTemplate) {
   EXPECT_FALSE(result.interrupted);
   EXPECT_EQ(result.steps_done, 120);
   EXPECT_EQ(result.nearest_caption, "a green square");
-  for (const char* file : {"run.json", "metrics.csv", "views.png", "report.html", "validation/step_000020.png"}) {
+  for (const char* file : {"run.json", "metrics.csv", "views.png", "report.html", "validation/step_000020.png",
+                           "model.ply", "mesh.glb", "mesh.obj"}) {
     EXPECT_TRUE(fs::exists(dir_ / file)) << file;
   }
+  EXPECT_TRUE(fs::exists(dir_ / "turntable.png") || fs::exists(dir_ / "turntable.mp4"));
+  // model.ply holds exactly the Gaussians of the final checkpoint.
+  const auto ply = exporters::read_gaussian_ply(dir_ / "model.ply");
+  const auto checkpoint = final_state(dir_);
+  for (const auto& [key, tensor] : ply) {
+    EXPECT_TRUE(at::equal(tensor, checkpoint.at("gaussians." + key))) << key;
+  }
+  // The report is self-contained: the turntable and views are inlined, nothing is fetched.
+  const auto html = core::read_file(dir_ / "report.html");
+  EXPECT_THAT(html, HasSubstr("data:image/png;base64,"));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("src=\"http")));
+  EXPECT_THAT(html, HasSubstr("<svg"));
   const auto run = nlohmann::json::parse(core::read_file(dir_ / "run.json"));
   EXPECT_EQ(run["status"], "finished");
   EXPECT_EQ(run["config"]["steps"], 120);
   EXPECT_EQ(run["final"]["nearest_template"], "a green square");
+  EXPECT_EQ(run["final"]["assets"]["gaussians"], "model.ply");
+  EXPECT_EQ(run["final"]["assets"]["mesh"], "mesh.glb");
   // metrics.csv: a header and one row per step.
   std::ifstream csv(dir_ / "metrics.csv");
   int lines = 0;
