@@ -15,6 +15,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/strings.h"
+#include "export/gaussian_ply.h"
 #include "generate/assets.h"
 #include "generate/checkpoint.h"
 #include "generate/components.h"
@@ -74,10 +75,24 @@ class GenerateSession {
         metrics_(generate_metric_columns()) {
     config_.render.validate("render");
     config_.output.validate("output");
+    config_.gaussians.validate("gaussians");
+    const auto& init = config_.gaussians.init;
+    if (init != "ball" && init != "shell") {
+      // Coarse to fine: start from the Gaussians of an earlier run (or any 3DGS .ply). Read
+      // here so a bad file fails before anything is written.
+      initial_state_ = exporters::read_gaussian_ply(init);
+      for (auto& [key, value] : initial_state_) value = value.to(device_);
+    }
   }
 
   void start_fresh() {
-    cloud_ = scene::GaussianCloud(config_.gaussians, rng_, device_);
+    if (!initial_state_.empty()) {
+      cloud_ = scene::GaussianCloud::from_state(initial_state_);
+      initial_state_.clear();
+      core::log_info("generate: starting from the ", cloud_.size(), " Gaussians of ", config_.gaussians.init);
+    } else {
+      cloud_ = scene::GaussianCloud(config_.gaussians, rng_, device_);
+    }
     step_ = 0;
   }
 
@@ -286,6 +301,7 @@ class GenerateSession {
   core::MetricsTable metrics_;
   int64_t step_ = 0;
   double seconds_before_ = 0;
+  std::map<std::string, at::Tensor> initial_state_;  // gaussians.init = a .ply file
 };
 
 }  // namespace

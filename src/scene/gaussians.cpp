@@ -14,6 +14,9 @@ int64_t rest_coefficients(int64_t degree) { return (degree + 1) * (degree + 1) -
 
 void GaussiansConfig::validate(const std::string& path) const {
   using core::key_path;
+  const bool ply = init.size() > 4 && init.compare(init.size() - 4, 4, ".ply") == 0;
+  check(init == "ball" || init == "shell" || ply, key_path(path, "init"),
+        " must be ball, shell or a path ending in .ply, got '", init, "'");
   check(count >= 1, key_path(path, "count"), " must be >= 1, got ", count);
   check(radius > 0, key_path(path, "radius"), " must be > 0, got ", radius);
   check(initial_scale > 0, key_path(path, "initial_scale"), " must be > 0, got ", initial_scale);
@@ -30,7 +33,8 @@ GaussianCloud::GaussianCloud(const GaussiansConfig& config, core::Rng& rng, at::
   // Uniform in the ball's volume: isotropic direction, radius ~ R * u^(1/3).
   auto direction = rng.normal({n, 3}, f32);
   direction = direction / direction.norm(2, 1, true).clamp_min(1e-12);
-  const auto radius = config.radius * rng.uniform({n, 1}, f32).pow(1.0 / 3.0);
+  const auto u = rng.uniform({n, 1}, f32);
+  const auto radius = config.init == "shell" ? config.radius * (0.9 + 0.1 * u) : config.radius * u.pow(1.0 / 3.0);
   const auto colour = rng.uniform({n, 3}, f32);
   auto leaf = [&](const at::Tensor& t) { return t.to(device).contiguous().set_requires_grad(true); };
   sh_degree_ = config.sh_degree;

@@ -17,6 +17,7 @@ namespace dreamdpo::scene {
 constexpr double kShC0 = 0.28209479177387814;
 
 struct GaussiansConfig {
+  std::string init = "ball";     // ball | shell | path to a 3DGS .ply (coarse-to-fine)
   int64_t count = 4096;          // number of Gaussians at initialisation
   double radius = 0.5;           // positions uniform in the volume of this sphere
   double initial_scale = 0.02;   // isotropic standard deviation (world units)
@@ -25,6 +26,7 @@ struct GaussiansConfig {
 
   template <class V>
   void visit(V& v) {
+    v("init", init, "ball (uniform in the sphere), shell (on its surface) or a .ply of Gaussians to start from");
     v("count", count, "number of Gaussians at initialisation (>= 1)");
     v("radius", radius, "radius of the initialisation sphere (> 0)");
     v("initial_scale", initial_scale, "initial isotropic scale (> 0)");
@@ -37,7 +39,8 @@ struct GaussiansConfig {
 class GaussianCloud {
  public:
   GaussianCloud() = default;
-  // Random positions uniform in a ball, random colours, identity rotations.
+  // Random positions uniform in a ball (init "ball") or on its surface ("shell"), random
+  // colours, identity rotations. (A .ply init is loaded by the caller with from_state.)
   GaussianCloud(const GaussiansConfig& config, core::Rng& rng, at::Device device = at::kCPU);
 
   // Keys "means", "log_scales", "rotations", "opacity_logits", "sh_dc", "sh_rest"; shapes

@@ -204,6 +204,26 @@ TEST_F(GenerateTest, AFailedSaveKeepsEarlierCheckpointsAndSaysHowToContinue) {
   EXPECT_EQ(load_latest_checkpoint(dir_).step, 10);
 }
 
+TEST_F(GenerateTest, StartsFromTheGaussiansOfAnEarlierRun) {
+  auto config = small_config();
+  config.steps = 8;
+  run_generate("a red circle", config, dir_ / "coarse");
+  const auto coarse = exporters::read_gaussian_ply(dir_ / "coarse" / "model.ply");
+  config.gaussians.init = (dir_ / "coarse" / "model.ply").string();
+  config.steps = 1;
+  config.densify.start = 100;
+  run_generate("a red circle", config, dir_ / "fine");
+  // One small Adam step from the coarse Gaussians: same count, nearby positions.
+  const auto fine = exporters::read_gaussian_ply(dir_ / "fine" / "model.ply");
+  ASSERT_EQ(fine.at("means").size(0), coarse.at("means").size(0));
+  EXPECT_LT((fine.at("means") - coarse.at("means")).abs().max().item<double>(), 0.02);
+  config.gaussians.init = (dir_ / "missing.ply").string();
+  EXPECT_THAT(error_of([&] { run_generate("a red circle", config, dir_ / "never"); }), HasSubstr("missing.ply"));
+  EXPECT_FALSE(fs::exists(dir_ / "never"));
+  config.gaussians.init = "cube";
+  EXPECT_THAT(error_of([&] { run_generate("a red circle", config, dir_ / "never"); }), HasSubstr("gaussians.init"));
+}
+
 TEST(Checkpoint, KeepsOnlyTheNewestAndRoundTripsMetrics) {
   const auto dir = fs::temp_directory_path() / ("dreamdpo_checkpoint_" + std::to_string(getpid()));
   fs::remove_all(dir);
