@@ -9,6 +9,7 @@
 #include "export/density_grid.h"
 #include "export/gaussian_ply.h"
 #include "export/marching_cubes.h"
+#include "export/mesh_cleanup.h"
 #include "export/mesh_gltf.h"
 #include "export/mesh_obj.h"
 #include "generate/gaussian_views.h"
@@ -60,8 +61,15 @@ nlohmann::json write_assets(const fs::path& run_dir, const AssetInputs& in) {
     exporters::DensityGridOptions grid_options;
     grid_options.resolution = in.config.output.mesh_resolution;
     const auto grid = exporters::sample_density_grid(in.cloud, grid_options);
-    const auto mesh = exporters::extract_isosurface(grid.density, in.config.output.mesh_level, grid.box_min,
-                                                    grid.box_max, grid.colour);
+    exporters::CleanupReport cleanup;
+    const auto mesh = exporters::keep_large_components(
+        exporters::extract_isosurface(grid.density, in.config.output.mesh_level, grid.box_min, grid.box_max,
+                                      grid.colour),
+        in.config.output.mesh_min_component, &cleanup);
+    if (cleanup.removed > 0) {
+      core::log_info("mesh: dropped ", cleanup.removed, " of ", cleanup.components, " pieces smaller than ",
+                     in.config.output.mesh_min_component, " of the largest");
+    }
     if (mesh.face_count() == 0) {
       // The Gaussians are too faint for a surface at this level: keep the run, say what to do.
       core::log_warn("mesh: the density never reaches output.mesh_level=", in.config.output.mesh_level,

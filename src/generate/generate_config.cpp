@@ -30,6 +30,8 @@ void OutputConfig::validate(const std::string& path) const {
   check(turntable_fps >= 1 && turntable_fps <= 120, key_path(path, "turntable_fps"), " must lie in [1, 120]");
   check(mesh_resolution >= 8 && mesh_resolution <= 512, key_path(path, "mesh_resolution"), " must lie in [8, 512]");
   check(mesh_level > 0, key_path(path, "mesh_level"), " must be > 0");
+  check(mesh_min_component >= 0 && mesh_min_component <= 1, key_path(path, "mesh_min_component"),
+        " must lie in [0, 1]");
 }
 
 }  // namespace dreamdpo::generate

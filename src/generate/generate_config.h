@@ -58,6 +58,7 @@ struct OutputConfig {
   int64_t turntable_fps = 12;
   int64_t mesh_resolution = 96;    // marching-cubes grid side
   double mesh_level = 0.5;         // density iso level
+  double mesh_min_component = 0.05;  // drop pieces smaller than this fraction of the largest
   bool mesh = true;
 
   template <class V>
@@ -70,6 +71,7 @@ struct OutputConfig {
     v("turntable_fps", turntable_fps, "frames per second of the turntable");
     v("mesh_resolution", mesh_resolution, "side of the density grid for the mesh");
     v("mesh_level", mesh_level, "density level of the mesh surface");
+    v("mesh_min_component", mesh_min_component, "drop mesh pieces with fewer faces than this fraction of the largest");
     v("mesh", mesh, "export mesh.glb and mesh.obj");
   }
   void validate(const std::string& path) const;
