@@ -1,0 +1,179 @@
+#include "eval/eval_runner.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "camera/orbit.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "eval/eval_report.h"
+#include "eval/ground_truth.h"
+#include "generate/checkpoint.h"
+#include "generate/gaussian_views.h"
+#include "generate/generate.h"
+#include "shapeworld/caption.h"
+#include "shapeworld/layout.h"
+#include "shapeworld/renderer.h"
+#include "shapeworld/sampler.h"
+
+namespace dreamdpo::eval {
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& eval_metric_names() {
+  static const std::vector<std::string> names = {"judge_recognised", "judge_margin",  "reward",
+                                                 "silhouette_iou",   "colour_error",  "colour_correct"};
+  return names;
+}
+
+std::vector<std::string> read_prompts(const fs::path& path) {
+  std::istringstream in(core::read_file(path));
+  std::vector<std::string> prompts;
+  for (std::string line; std::getline(in, line);) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    prompts.push_back(line.substr(first, last - first + 1));
+  }
+  check(!prompts.empty(), path.string(), " holds no prompt (one per line; # starts a comment)");
+  return prompts;
+}
+
+namespace {
+
+std::string slug(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else if (!out.empty() && out.back() != '-') {
+      out.push_back('-');
+    }
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "prompt" : out.substr(0, 80);
+}
+
+std::string run_status(const fs::path& run) {
+  if (!fs::exists(run / "run.json")) return "";
+  try {
+    return nlohmann::json::parse(core::read_file(run / "run.json")).value("status", "");
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// Mean score per caption over the views: [captions].
+std::vector<double> caption_scores(rank::Ranker& ranker, const at::Tensor& images,
+                                   const std::vector<std::string>& captions) {
+  std::vector<double> out;
+  for (const auto& caption : captions) out.push_back(ranker.score(images, caption).mean().item<double>());
+  return out;
+}
+
+}  // namespace
+
+EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, const EvalScorers& scorers) {
+  const auto prompts = read_prompts(options.prompts_file);
+  check(!options.methods.empty(), "eval: give at least one method (--methods sds,dreamdpo)");
+  for (const auto& m : options.methods) {
+    check(m == "sds" || m == "dreamdpo", "eval: unknown method '", m, "' (sds, dreamdpo)");
+  }
+  check(options.seeds >= 1, "eval: --seeds must be >= 1");
+  check(options.views >= 1 && options.size >= 8, "eval: views >= 1 and size >= 8 needed");
+  // Every configuration must be valid before the first run starts.
+  generate::GenerateConfig base;
+  core::read_config(base_config, base);
+  core::ensure_writable_directory(options.output_dir);
+
+  const auto cams = camera::fixed_orbit(options.views, 15.0, 2.75, 45.0);
+  std::vector<RunRecord> records;
+  EvalSummary summary;
+  const int64_t total = static_cast<int64_t>(prompts.size() * options.methods.size()) * options.seeds;
+  core::Progress progress("eval", total);
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    const auto& prompt = prompts[p];
+    for (size_t m = 0; m < options.methods.size(); ++m) {
+      for (int64_t s = 0; s < options.seeds; ++s) {
+        const auto run = options.output_dir / "runs" / slug(prompt) / options.methods[m] / ("seed_" + std::to_string(s));
+        auto config = base;
+        config.guidance.method = options.methods[m];
+        config.seed = base.seed + s;
+        const auto start = std::chrono::steady_clock::now();
+        const auto status = run_status(run);
+        if (status == "finished") {
+          ++summary.reused;
+        } else if ((status == "interrupted" || status == "running") && !generate::list_checkpoints(run).empty()) {
+          const auto result = generate::resume_generate(run);
+          check(!result.interrupted, "eval: interrupted; run the same command again to continue");
+          ++summary.generated;
+        } else {
+          fs::remove_all(run);  // an unusable partial run: start it again
+          const auto result = generate::run_generate(prompt, config, run);
+          check(!result.interrupted, "eval: interrupted; run the same command again to continue");
+          ++summary.generated;
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+        // Render the result from the evaluation cameras over white.
+        const auto checkpoint = generate::load_latest_checkpoint(run);
+        const auto cloud = scene::GaussianCloud::from_state(generate::strip_prefix("gaussians", checkpoint.tensors));
+        at::Tensor rgb, alpha;
+        {
+          at::NoGradGuard no_grad;
+          const auto out = generate::render_cloud(cloud, cams, options.size, at::ones({3}));
+          rgb = out.rgb.clamp(0, 1).cpu();
+          alpha = out.alpha.cpu();
+        }
+        std::map<std::string, double> metric;
+        for (const auto& name : eval_metric_names()) metric[name] = NAN;
+        if (scorers.reward != nullptr) metric["reward"] = scorers.reward->score(rgb, prompt).mean().item<double>();
+        std::optional<shapeworld::SceneSpec> spec;
+        try {
+          spec = shapeworld::parse_caption(prompt);
+        } catch (const Error&) {
+        }
+        if (scorers.judge != nullptr && spec) {
+          core::Rng rng(static_cast<uint64_t>(p) * 7919u + 17u);  // the same negatives for every method and seed
+          std::vector<std::string> captions = {prompt};
+          for (const auto& negative : shapeworld::hard_negatives(*spec, rng, scorers.negatives)) {
+            captions.push_back(shapeworld::canonical_caption(negative));
+          }
+          const auto scores = caption_scores(*scorers.judge, rgb, captions);
+          double best_negative = -INFINITY;
+          for (size_t k = 1; k < scores.size(); ++k) best_negative = std::max(best_negative, scores[k]);
+          metric["judge_recognised"] = scores[0] > best_negative ? 1.0 : 0.0;
+          metric["judge_margin"] = scores[0] - best_negative;
+        }
+        if (const auto single = single_object_spec(prompt)) {
+          core::Rng rng(0);
+          const auto truth = shapeworld::render_scene(shapeworld::layout(*single, rng), cams, options.size, options.size);
+          const auto agreement = compare_with_ground_truth(rgb, alpha, truth.rgb, truth.alpha, single->groups[0].colour);
+          metric["silhouette_iou"] = agreement.silhouette_iou;
+          metric["colour_error"] = agreement.colour_error;
+          metric["colour_correct"] = agreement.colour_correct ? 1.0 : 0.0;
+        }
+        records.push_back({prompt, options.methods[m], s, fs::relative(run, options.output_dir), seconds, metric});
+        ++summary.runs;
+        progress.update(summary.runs, prompt + " / " + options.methods[m]);
+        // The table is rewritten after every run, so an interrupted eval still leaves one.
+        write_results_csv(options.output_dir / "results.csv", records, eval_metric_names());
+      }
+    }
+  }
+  progress.finish();
+  summary.results_csv = options.output_dir / "results.csv";
+  const auto tables = write_eval_tables(options.output_dir, records, options.methods, eval_metric_names());
+  summary.table_markdown = tables.markdown;
+  summary.table_csv = tables.csv;
+  summary.html = write_eval_html(options.output_dir, records, options.methods, eval_metric_names());
+  core::log_info("eval: ", summary.runs, " runs (", summary.generated, " generated, ", summary.reused,
+                 " reused) -> ", summary.table_markdown.string());
+  return summary;
+}
+
+}  // namespace dreamdpo::eval

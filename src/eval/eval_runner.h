@@ -1,0 +1,47 @@
+// `dreamdpo eval`: every prompt x method x seed generated (resumable: finished runs are not
+// redone, interrupted ones resume), rendered from fixed evaluation cameras and scored; then a
+// table with 95% intervals (paired by prompt and seed) and an HTML page.
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "rank/ranker.h"
+
+namespace dreamdpo::eval {
+
+struct EvalOptions {
+  std::filesystem::path prompts_file;
+  std::filesystem::path output_dir = "out/eval";
+  std::vector<std::string> methods = {"sds", "dreamdpo"};
+  int64_t seeds = 1;
+  int64_t views = 8;   // evaluation cameras: evenly spaced at 15 degrees elevation
+  int64_t size = 64;   // their resolution
+};
+
+// Models that judge the results. Either may be null (its columns are then empty). The judge is
+// never used as a ranker during generation.
+struct EvalScorers {
+  rank::Ranker* reward = nullptr;
+  rank::Ranker* judge = nullptr;
+  int negatives = 8;  // hard-negative captions the judge must rank below the prompt
+};
+
+struct EvalSummary {
+  int64_t runs = 0, generated = 0, reused = 0;
+  std::filesystem::path table_markdown, table_csv, results_csv, html;
+};
+
+// Prompts from a text file: one per line; blank lines and lines starting with # are skipped.
+std::vector<std::string> read_prompts(const std::filesystem::path& path);
+
+// base_config: the resolved generate configuration (preset, files, --set) shared by all runs;
+// each run overrides guidance.method and seed (seed = base seed + index).
+EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, const EvalScorers& scorers);
+
+// The metric columns of results.csv, in order.
+const std::vector<std::string>& eval_metric_names();
+
+}  // namespace dreamdpo::eval
