@@ -16,6 +16,7 @@ struct EvalCommandOptions {
   std::string prompts;
   std::string output = "out/eval";
   std::string methods = "sds,dreamdpo";
+  std::string sweep;
   int64_t seeds = 1;
   int64_t views = 8;
   int64_t size = 64;
@@ -39,6 +40,9 @@ void add_eval_command(CLI::App& app) {
   command->add_option("prompts", options->prompts, "text file, one prompt per line (see prompts/)")->required();
   command->add_option("-o,--output", options->output, "eval folder")->capture_default_str();
   command->add_option("--methods", options->methods, "comma-separated: sds,dreamdpo")->capture_default_str();
+  command->add_option("--sweep", options->sweep,
+                      "a sweep file (configs/sweeps/*.yaml) whose variants replace --methods")
+      ->check(CLI::ExistingFile);
   command->add_option("--seeds", options->seeds, "seeds per prompt and method")->capture_default_str();
   command->add_option("--views", options->views, "evaluation cameras")->capture_default_str();
   command->add_option("--size", options->size, "evaluation render size")->capture_default_str();
@@ -48,7 +52,8 @@ void add_eval_command(CLI::App& app) {
     eval::EvalOptions eval_options;
     eval_options.prompts_file = options->prompts;
     eval_options.output_dir = options->output;
-    eval_options.methods = split_list(options->methods);
+    eval_options.variants = options->sweep.empty() ? eval::method_variants(split_list(options->methods))
+                                                   : eval::read_sweep(options->sweep);
     eval_options.seeds = options->seeds;
     eval_options.views = options->views;
     eval_options.size = options->size;

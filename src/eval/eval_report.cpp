@@ -52,10 +52,6 @@ std::pair<std::vector<double>, std::vector<double>> paired(const std::vector<Run
   return out;
 }
 
-bool has(const std::vector<std::string>& methods, const std::string& m) {
-  return std::find(methods.begin(), methods.end(), m) != methods.end();
-}
-
 std::string interval_text(const Interval& i) {
   if (i.n == 0) return "–";
   if (i.n < 2) return number(i.mean) + " (n=1)";
@@ -114,20 +110,20 @@ void write_results_csv(const fs::path& path, const std::vector<RunRecord>& recor
 
 std::string eval_table_markdown(const std::vector<RunRecord>& records, const std::vector<std::string>& methods,
                                 const std::vector<std::string>& metrics) {
-  const bool paired_columns = has(methods, "sds") && has(methods, "dreamdpo");
+  // Every variant after the first is also compared with the first (the baseline), paired.
   std::ostringstream md;
   md << "| metric |";
   for (const auto& m : methods) md << " " << m << " |";
-  if (paired_columns) md << " dreamdpo − sds (paired) |";
+  for (size_t v = 1; v < methods.size(); ++v) md << " " << methods[v] << " − " << methods[0] << " (paired) |";
   md << "\n|---|";
-  for (size_t i = 0; i < methods.size() + (paired_columns ? 1 : 0); ++i) md << "---|";
+  for (size_t i = 0; i < 2 * methods.size() - 1; ++i) md << "---|";
   md << "\n";
   for (const auto& metric : metrics) {
     md << "| " << metric << " |";
     for (const auto& m : methods) md << " " << interval_text(mean_ci95(column(records, m, metric))) << " |";
-    if (paired_columns) {
-      const auto [dpo, sds] = paired(records, "dreamdpo", "sds", metric);
-      md << " " << interval_text(paired_difference_ci95(dpo, sds)) << " |";
+    for (size_t v = 1; v < methods.size(); ++v) {
+      const auto [variant, baseline] = paired(records, methods[v], methods[0], metric);
+      md << " " << interval_text(paired_difference_ci95(variant, baseline)) << " |";
     }
     md << "\n";
   }
@@ -146,9 +142,9 @@ TableFiles write_eval_tables(const fs::path& dir, const std::vector<RunRecord>& 
   };
   for (const auto& metric : metrics) {
     for (const auto& m : methods) line(metric, m, mean_ci95(column(records, m, metric)));
-    if (has(methods, "sds") && has(methods, "dreamdpo")) {
-      const auto [dpo, sds] = paired(records, "dreamdpo", "sds", metric);
-      line(metric, "dreamdpo-sds", paired_difference_ci95(dpo, sds));
+    for (size_t v = 1; v < methods.size(); ++v) {
+      const auto [variant, baseline] = paired(records, methods[v], methods[0], metric);
+      line(metric, methods[v] + "-" + methods[0], paired_difference_ci95(variant, baseline));
     }
   }
   core::write_file_atomic(files.csv, csv.str());
@@ -162,7 +158,7 @@ fs::path write_eval_html(const fs::path& dir, const std::vector<RunRecord>& reco
        << "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}"
        << "td,th{border-bottom:1px solid #eee;padding:4px 8px;vertical-align:top;text-align:left}"
        << "img{image-rendering:pixelated;width:160px}.plots{display:flex;flex-wrap:wrap;gap:.5rem}"
-       << ".m{font-size:11px;color:#555}</style></head><body><h1>SDS vs DreamDPO</h1>\n<div class=\"plots\">";
+       << ".m{font-size:11px;color:#555}</style></head><body><h1>dreamdpo evaluation</h1>\n<div class=\"plots\">";
   for (const auto& metric : metrics) {
     std::vector<Interval> values;
     for (const auto& m : methods) values.push_back(mean_ci95(column(records, m, metric)));

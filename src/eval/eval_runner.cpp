@@ -43,6 +43,38 @@ std::vector<std::string> read_prompts(const fs::path& path) {
   return prompts;
 }
 
+std::vector<Variant> method_variants(const std::vector<std::string>& methods) {
+  std::vector<Variant> out;
+  for (const auto& m : methods) {
+    check(m == "sds" || m == "dreamdpo", "eval: unknown method '", m, "' (sds, dreamdpo)");
+    out.push_back({m, {"guidance.method=" + m}});
+  }
+  return out;
+}
+
+std::vector<Variant> read_sweep(const fs::path& path) {
+  const auto root = core::parse_yaml(core::read_file(path), path.string());
+  check(root.IsMap() && root["variants"] && root["variants"].IsMap() && root["variants"].size() >= 1,
+        path.string(), ": a sweep needs `variants:`, a map from names to {key: value} overrides");
+  for (const auto& entry : root) {
+    const auto key = entry.first.as<std::string>();
+    check(key == "variants" || key == "description", path.string(), ": unknown key '", key,
+          "' (a sweep has description and variants)");
+  }
+  std::vector<Variant> out;
+  for (const auto& entry : root["variants"]) {
+    Variant variant{entry.first.as<std::string>(), {}};
+    check(entry.second.IsMap(), path.string(), ": variant '", variant.name, "' must map keys to values");
+    for (const auto& setting : entry.second) {
+      YAML::Emitter value;
+      value << YAML::Flow << setting.second;
+      variant.overrides.push_back(setting.first.as<std::string>() + "=" + value.c_str());
+    }
+    out.push_back(std::move(variant));
+  }
+  return out;
+}
+
 namespace {
 
 std::string slug(const std::string& text) {
@@ -79,30 +111,41 @@ std::vector<double> caption_scores(rank::Ranker& ranker, const at::Tensor& image
 
 EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, const EvalScorers& scorers) {
   const auto prompts = read_prompts(options.prompts_file);
-  check(!options.methods.empty(), "eval: give at least one method (--methods sds,dreamdpo)");
-  for (const auto& m : options.methods) {
-    check(m == "sds" || m == "dreamdpo", "eval: unknown method '", m, "' (sds, dreamdpo)");
-  }
+  check(!options.variants.empty(), "eval: give at least one method or sweep variant");
   check(options.seeds >= 1, "eval: --seeds must be >= 1");
   check(options.views >= 1 && options.size >= 8, "eval: views >= 1 and size >= 8 needed");
   // Every configuration must be valid before the first run starts.
-  generate::GenerateConfig base;
-  core::read_config(base_config, base);
+  std::vector<generate::GenerateConfig> variant_configs;
+  std::vector<std::string> names;
+  for (const auto& variant : options.variants) {
+    auto tree = YAML::Clone(base_config);
+    for (const auto& assignment : variant.overrides) core::apply_override(tree, assignment);
+    generate::GenerateConfig config;
+    try {
+      core::read_config(tree, config);
+    } catch (const Error& e) {
+      fail("eval: variant '", variant.name, "': ", e.what());
+    }
+    check(std::find(names.begin(), names.end(), variant.name) == names.end(), "eval: variant '", variant.name,
+          "' appears twice");
+    names.push_back(variant.name);
+    variant_configs.push_back(config);
+  }
   core::ensure_writable_directory(options.output_dir);
 
   const auto cams = camera::fixed_orbit(options.views, 15.0, 2.75, 45.0);
   std::vector<RunRecord> records;
   EvalSummary summary;
-  const int64_t total = static_cast<int64_t>(prompts.size() * options.methods.size()) * options.seeds;
+  const int64_t total = static_cast<int64_t>(prompts.size() * options.variants.size()) * options.seeds;
   core::Progress progress("eval", total);
   for (size_t p = 0; p < prompts.size(); ++p) {
     const auto& prompt = prompts[p];
-    for (size_t m = 0; m < options.methods.size(); ++m) {
+    for (size_t m = 0; m < options.variants.size(); ++m) {
+      const auto& variant = names[m];
       for (int64_t s = 0; s < options.seeds; ++s) {
-        const auto run = options.output_dir / "runs" / slug(prompt) / options.methods[m] / ("seed_" + std::to_string(s));
-        auto config = base;
-        config.guidance.method = options.methods[m];
-        config.seed = base.seed + s;
+        const auto run = options.output_dir / "runs" / slug(prompt) / slug(variant) / ("seed_" + std::to_string(s));
+        auto config = variant_configs[m];
+        config.seed += s;
         const auto start = std::chrono::steady_clock::now();
         const auto status = run_status(run);
         if (status == "finished") {
@@ -157,9 +200,9 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
           metric["colour_error"] = agreement.colour_error;
           metric["colour_correct"] = agreement.colour_correct ? 1.0 : 0.0;
         }
-        records.push_back({prompt, options.methods[m], s, fs::relative(run, options.output_dir), seconds, metric});
+        records.push_back({prompt, variant, s, fs::relative(run, options.output_dir), seconds, metric});
         ++summary.runs;
-        progress.update(summary.runs, prompt + " / " + options.methods[m]);
+        progress.update(summary.runs, prompt + " / " + variant);
         // The table is rewritten after every run, so an interrupted eval still leaves one.
         write_results_csv(options.output_dir / "results.csv", records, eval_metric_names());
       }
@@ -167,10 +210,10 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
   }
   progress.finish();
   summary.results_csv = options.output_dir / "results.csv";
-  const auto tables = write_eval_tables(options.output_dir, records, options.methods, eval_metric_names());
+  const auto tables = write_eval_tables(options.output_dir, records, names, eval_metric_names());
   summary.table_markdown = tables.markdown;
   summary.table_csv = tables.csv;
-  summary.html = write_eval_html(options.output_dir, records, options.methods, eval_metric_names());
+  summary.html = write_eval_html(options.output_dir, records, names, eval_metric_names());
   core::log_info("eval: ", summary.runs, " runs (", summary.generated, " generated, ", summary.reused,
                  " reused) -> ", summary.table_markdown.string());
   return summary;

@@ -12,10 +12,22 @@
 
 namespace dreamdpo::eval {
 
+// One column of the comparison: a name and the config overrides ("key=value") that make it.
+struct Variant {
+  std::string name;
+  std::vector<std::string> overrides;
+};
+
+// The variants of --methods sds,dreamdpo: guidance.method set to each.
+std::vector<Variant> method_variants(const std::vector<std::string>& methods);
+// A sweep file (configs/sweeps/*.yaml): `variants:` maps names to {key: value} overrides, in
+// order; the first variant is the baseline the others are paired against.
+std::vector<Variant> read_sweep(const std::filesystem::path& path);
+
 struct EvalOptions {
   std::filesystem::path prompts_file;
   std::filesystem::path output_dir = "out/eval";
-  std::vector<std::string> methods = {"sds", "dreamdpo"};
+  std::vector<Variant> variants = method_variants({"sds", "dreamdpo"});
   int64_t seeds = 1;
   int64_t views = 8;   // evaluation cameras: evenly spaced at 15 degrees elevation
   int64_t size = 64;   // their resolution
@@ -38,7 +50,7 @@ struct EvalSummary {
 std::vector<std::string> read_prompts(const std::filesystem::path& path);
 
 // base_config: the resolved generate configuration (preset, files, --set) shared by all runs;
-// each run overrides guidance.method and seed (seed = base seed + index).
+// each run applies its variant's overrides and seed = base seed + seed index.
 EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, const EvalScorers& scorers);
 
 // The metric columns of results.csv, in order.

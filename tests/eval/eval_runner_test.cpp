@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "eval/eval_report.h"
 #include "eval/eval_runner.h"
+#include "test_helpers.h"
 
 namespace dreamdpo::eval {
 namespace {
@@ -41,12 +42,34 @@ TEST(EvalRunner, TinyEvalEndToEndAndResumable) {
   const auto csv = core::read_file(summary.results_csv);
   EXPECT_THAT(csv, HasSubstr("a red circle,sds,0,"));
   EXPECT_THAT(csv, HasSubstr("a blue square,dreamdpo,0,"));
-  EXPECT_THAT(core::read_file(summary.table_markdown), HasSubstr("dreamdpo − sds (paired)"));
+  EXPECT_THAT(core::read_file(summary.table_markdown), HasSubstr("| dreamdpo − sds (paired) |"));
   EXPECT_THAT(core::read_file(summary.html), HasSubstr("runs/a-red-circle/dreamdpo/seed_0/turntable"));
   // Resumable: nothing is generated again.
   summary = run_eval(options, base, {});
   EXPECT_EQ(summary.generated, 0);
   EXPECT_EQ(summary.reused, 4);
+  fs::remove_all(dir);
+}
+
+TEST(EvalRunner, SweepFilesBecomeVariantsAndBadOnesAreNamed) {
+  const auto root = fs::path(DREAMDPO_SOURCE_DIR) / "configs" / "sweeps";
+  const auto tau = read_sweep(root / "tau.yaml");
+  ASSERT_EQ(tau.size(), 5u);  // the SDS baseline, then tau 0, 0.001, 0.01, 0.1
+  EXPECT_EQ(tau[0].name, "sds");
+  EXPECT_EQ(tau[1].overrides, (std::vector<std::string>{"guidance.method=dreamdpo", "guidance.dreamdpo.tau=0"}));
+  for (const char* file : {"pairs.yaml", "ranker.yaml"}) EXPECT_GE(read_sweep(root / file).size(), 2u) << file;
+  const auto dir = fs::temp_directory_path() / ("dreamdpo_sweep_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  core::write_file_atomic(dir / "bad.yaml", "variants:\n  a: {guidance.dreamdpo.tua: 1}\n");
+  core::write_file_atomic(dir / "prompts.txt", "a red circle\n");
+  EvalOptions options;
+  options.prompts_file = dir / "prompts.txt";
+  options.output_dir = dir / "eval";
+  options.variants = read_sweep(dir / "bad.yaml");
+  const auto message = testing_helpers::error_of([&] { run_eval(options, core::load_preset("builtin"), {}); });
+  EXPECT_THAT(message, HasSubstr("variant 'a'"));
+  EXPECT_THAT(message, HasSubstr("tua"));
+  EXPECT_FALSE(fs::exists(dir / "eval" / "runs"));
   fs::remove_all(dir);
 }
 
@@ -61,6 +84,7 @@ TEST(EvalReport, TablePairsMethodsByPromptAndSeed) {
     }
   }
   const auto md = eval_table_markdown(records, {"sds", "dreamdpo"}, {"iou"});
+  EXPECT_THAT(md, HasSubstr("dreamdpo − sds (paired)"));
   EXPECT_THAT(md, HasSubstr("| iou |"));
   EXPECT_THAT(md, HasSubstr("0.100 [0.100, 0.100] (n=6)"));
 }
