@@ -31,6 +31,12 @@ TEST(PromptSets, ShapeWorldSetParsesAndCoversSinglesCountsAndRelations) {
   EXPECT_GE(next_to, 5);
 }
 
+TEST(PromptSets, GptEval3dSetHasAll110Prompts) {
+  const auto prompts = read_prompts(std::filesystem::path(DREAMDPO_SOURCE_DIR) / "prompts" / "gpteval3d.txt");
+  EXPECT_EQ(prompts.size(), 110u);
+  EXPECT_EQ(prompts.front(), "A torn hat");
+}
+
 TEST(PromptSets, ReaderSkipsCommentsAndBlankLinesAndRejectsEmptyFiles) {
   const auto path = std::filesystem::temp_directory_path() / ("dreamdpo_prompts_" + std::to_string(getpid()));
   core::write_file_atomic(path, "# a comment\n\n  a red cube  \r\nblue\n");
