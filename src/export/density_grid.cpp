@@ -13,16 +13,6 @@ namespace dreamdpo::exporters {
 
 namespace {
 
-// [N,4] normalised wxyz -> [N,3,3] rotation matrices.
-at::Tensor rotation_matrices(const at::Tensor& q) {
-  const auto w = q.select(1, 0), x = q.select(1, 1), y = q.select(1, 2), z = q.select(1, 3);
-  return at::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)},
-                   1)
-      .view({-1, 3, 3});
-}
-
 // Quadratic features of points p [M,3] so that features(p) . coefficients_i = d_i^2(p):
 // [px^2, py^2, pz^2, px py, px pz, py pz, px, py, pz, 1]. One matmul then evaluates every
 // point against every Gaussian of a block.
@@ -61,7 +51,7 @@ DensityGrid sample_density_grid(const scene::GaussianCloud& cloud, const Density
   const auto scales = f64(cloud.scales());
   const auto opacity = f64(cloud.opacities());
   const auto colours = f64(cloud.colours()).clamp(0.0, 1.0);
-  const auto rot = rotation_matrices(f64(cloud.normalised_rotations()));
+  const auto rot = scene::rotation_matrices(f64(cloud.normalised_rotations()));
   // Sigma^-1 = R diag(1/s^2) R^T; Sigma = R diag(s^2) R^T gives each Gaussian's cutoff box.
   const auto inverse_cov = at::matmul(rot * scales.pow(-2).unsqueeze(1), rot.transpose(1, 2));
   const auto cov_diagonal = (rot * rot * scales.pow(2).unsqueeze(1)).sum(2);  // [N,3]

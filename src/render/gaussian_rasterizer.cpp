@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "render/gaussian_composite.h"
+#include "scene/gaussians.h"
 
 namespace dreamdpo::render {
 
@@ -13,16 +14,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// [N,4] wxyz -> [N,3,3] rotation matrices.
-at::Tensor quaternion_to_matrix(const at::Tensor& q) {
-  const auto w = q.select(1, 0), x = q.select(1, 1), y = q.select(1, 2), z = q.select(1, 3);
-  const auto rows = at::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                               2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                               2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)},
-                              1);
-  return rows.view({-1, 3, 3});
-}
 
 // The compositing step as an autograd Function over the hand-written kernels.
 class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
@@ -102,7 +93,7 @@ ProjectedGaussians project_gaussians(const at::Tensor& means, const at::Tensor& 
 
   // 2D covariance J W (R S)(R S)^T W^T J^T, with W the world-to-camera rotation and J the
   // Jacobian of (u, v) w.r.t. camera coordinates (depth = -z). Factored as T T^T, T = J W R S.
-  const auto m = quaternion_to_matrix(rotations) * scales.unsqueeze(1);  // R diag(s) [N,3,3]
+  const auto m = scene::rotation_matrices(rotations) * scales.unsqueeze(1);  // R diag(s) [N,3,3]
   const auto zero = at::zeros_like(d);
   const auto j = at::stack({focal / d, zero, focal * x / (d * d), zero, -focal / d, -focal * y / (d * d)}, 2)
                      .view({d.size(0), d.size(1), 2, 3});

@@ -6,17 +6,6 @@
 
 namespace dreamdpo::scene {
 
-namespace {
-// Rotation matrices [N,3,3] from normalised wxyz quaternions.
-at::Tensor rotation_matrices(const at::Tensor& q) {
-  const auto w = q.select(1, 0), x = q.select(1, 1), y = q.select(1, 2), z = q.select(1, 3);
-  return at::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)},
-                   1)
-      .view({-1, 3, 3});
-}
-}  // namespace
 
 void DensifyConfig::validate(const std::string& path) const {
   using core::key_path;

@@ -95,6 +95,15 @@ std::vector<at::Tensor> GaussianCloud::parameters() const {
   return {means_, log_scales_, rotations_, opacity_logits_, sh_dc_, sh_rest_};
 }
 
+at::Tensor rotation_matrices(const at::Tensor& q) {
+  const auto w = q.select(1, 0), x = q.select(1, 1), y = q.select(1, 2), z = q.select(1, 3);
+  return at::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)},
+                   1)
+      .view({-1, 3, 3});
+}
+
 const std::vector<std::string>& GaussianCloud::parameter_keys() {
   static const std::vector<std::string> keys(std::begin(kKeys), std::end(kKeys));
   return keys;

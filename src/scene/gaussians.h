@@ -36,6 +36,9 @@ struct GaussiansConfig {
   void validate(const std::string& path) const;
 };
 
+// Rotation matrices [N,3,3] of unit quaternions [N,4] (wxyz), differentiable.
+at::Tensor rotation_matrices(const at::Tensor& unit_quaternions);
+
 class GaussianCloud {
  public:
   GaussianCloud() = default;

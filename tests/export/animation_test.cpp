@@ -20,21 +20,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing_helpers::error_of;
 
-class AnimationTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("dreamdpo_anim_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path dir_;
-};
+class AnimationTest : public testing_helpers::TempDirTest {};
 
 // Frames on the 8-bit grid, each different, so the PNG round trip is exact.
 at::Tensor test_frames(int64_t count, int64_t height, int64_t width) {

@@ -19,21 +19,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing_helpers::error_of;
 
-class GaussianPlyTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("dreamdpo_ply_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path dir_;
-};
+class GaussianPlyTest : public testing_helpers::TempDirTest {};
 
 std::map<std::string, at::Tensor> random_state(int64_t n, int64_t k, uint64_t seed) {
   core::Rng rng(seed);

@@ -26,21 +26,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing_helpers::error_of;
 
-class MeshWritersTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("dreamdpo_mesh_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path dir_;
-};
+class MeshWritersTest : public testing_helpers::TempDirTest {};
 
 // A coloured ellipsoid from the isosurface extractor: a real mesh, as the generate loop makes.
 Mesh test_mesh() {

@@ -23,14 +23,13 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing_helpers::error_of;
 
-class GenerateTest : public ::testing::Test {
+class GenerateTest : public testing_helpers::TempDirTest {
  protected:
+  // Runs write into fresh folders of their own: the fixture's folder must not exist yet.
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("dreamdpo_generate_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    TempDirTest::SetUp();
     fs::remove_all(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Small and fast, with densification both before and after step 20 and a learned background,
   // so resume has every piece of state to restore.
@@ -55,8 +54,6 @@ class GenerateTest : public ::testing::Test {
     config.output.mesh_resolution = 24;
     return config;
   }
-
-  fs::path dir_;
 };
 
 std::map<std::string, at::Tensor> final_state(const fs::path& run) {
