@@ -100,10 +100,11 @@ TEST_F(GenerateTest, WritesTheRunFolderAndReachesThePromptsTemplate) {
   EXPECT_EQ(list_checkpoints(dir_).back().filename(), "step_000120.safetensors");
 }
 
-TEST_F(GenerateTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
-  const auto config = small_config();
-  const auto whole = dir_ / "whole";
-  const auto parts = dir_ / "parts";
+// Runs the same small config uninterrupted and as stop-at-20 + resume; every saved tensor
+// must be identical.
+void expect_resume_is_bit_identical(const GenerateConfig& config, const fs::path& dir) {
+  const auto whole = dir / "whole";
+  const auto parts = dir / "parts";
   run_generate("a red circle", config, whole);
   const auto stopped = run_generate("a red circle", config, parts, /*stop_after=*/20);
   EXPECT_TRUE(stopped.interrupted);
@@ -118,9 +119,8 @@ TEST_F(GenerateTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
   for (const auto& [key, tensor] : a) {
     ASSERT_TRUE(b.count(key)) << key;
     if (key == "metrics.rows") {
-      // Every column but the wall-clock step time is identical.
+      // Every column but the wall-clock step time is identical (NaN marks "no value").
       const auto n = tensor.size(1) - 1;
-      // (NaN marks "no value"; compare it as a number.)
       EXPECT_TRUE(at::equal(at::nan_to_num(tensor.narrow(1, 0, n), -7), at::nan_to_num(b.at(key).narrow(1, 0, n), -7)));
       continue;
     }
@@ -128,6 +128,17 @@ TEST_F(GenerateTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
   }
   // Densification happened on both sides of the interruption.
   EXPECT_NE(a.at("gaussians.means").size(0), 300);
+}
+
+TEST_F(GenerateTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
+  expect_resume_is_bit_identical(small_config(), dir_);
+}
+
+TEST_F(GenerateTest, ResumeIsBitIdenticalOnCuda) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  auto config = small_config();
+  config.device = "cuda";
+  expect_resume_is_bit_identical(config, dir_);
 }
 
 TEST_F(GenerateTest, ExportRebuildsTheAssetsFromTheCheckpoint) {
