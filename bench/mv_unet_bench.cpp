@@ -29,6 +29,6 @@ void BM_MvUnetGenerateStep(benchmark::State& state) {
   state.counters["params"] = static_cast<double>(unet->parameter_count());
 }
 // Args: threads, base channels, first level with cross-view attention.
-BENCHMARK(BM_MvUnetGenerateStep)->Args({1, 32, 2})->Args({2, 32, 2})->Args({2, 32, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MvUnetGenerateStep)->Args({1, 32, 2})->Args({2, 32, 2})->Args({1, 32, 1})->Args({1, 64, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "shapeworld/train_diffusion.h"
 
+#include <ATen/Parallel.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
@@ -118,18 +119,26 @@ MultiViewBatch make_multiview_batch(core::Rng& rng, int64_t objects, int64_t n_v
   MultiViewBatch batch;
   camera::OrbitSamplerConfig orbit;
   orbit.n_view = n_view;
-  std::vector<at::Tensor> images, c2w;
+  // Draw everything random first (one stream, so the batch is reproducible), then render the
+  // scenes in parallel on the CPU: one small scene per call keeps a GPU mostly idle, while
+  // the CPU cores of a GPU machine render thousands per second.
+  std::vector<Scene> scenes;
+  std::vector<camera::CameraBatch> cameras;
   for (int64_t i = 0; i < objects; ++i) {
     batch.specs.push_back(sample_spec(rng));
-    const auto scene = layout(batch.specs.back(), rng);
-    const auto cameras = camera::sample_orbit(orbit, rng);
-    const camera::CameraBatch on_device{cameras.c2w.to(device), cameras.fovy.to(device)};
-    images.push_back(render_scene(scene, on_device, image_size, image_size).rgb);
-    c2w.push_back(on_device.c2w);
+    scenes.push_back(layout(batch.specs.back(), rng));
+    cameras.push_back(camera::sample_orbit(orbit, rng));
     batch.captions.push_back(write_caption(batch.specs.back(), rng));
   }
-  batch.images = at::cat(images);
-  batch.c2w = at::cat(c2w);
+  std::vector<at::Tensor> images(objects), c2w(objects);
+  at::parallel_for(0, objects, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      images[i] = render_scene(scenes[i], cameras[i], image_size, image_size).rgb;
+      c2w[i] = cameras[i].c2w;
+    }
+  });
+  batch.images = at::cat(images).to(device);
+  batch.c2w = at::cat(c2w).to(device);
   return batch;
 }
 

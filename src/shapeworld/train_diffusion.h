@@ -42,7 +42,8 @@ struct DiffusionTrainResult {
 
 DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& options);
 
-// n objects with n_view views each: images [n*V,3,S,S] in [0,1] on a white background,
+// n objects with n_view views each (rendered on the CPU in parallel, then moved to `device`):
+// images [n*V,3,S,S] in [0,1] on a white background,
 // cameras c2w [n*V,4,4] (sample_orbit), specs and one random phrasing per object.
 struct MultiViewBatch {
   at::Tensor images, c2w;
