@@ -1,6 +1,7 @@
 #include "shapeworld/train_diffusion.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not in ATen/ATen.h on LibTorch 2.x)
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 

@@ -1,5 +1,6 @@
 // The built-in multi-view diffusion UNet: shapes, cross-view attention, camera conditioning,
 // determinism, learning, weight files (tiny configurations; the shipped file at the end).
+#include <ATen/core/grad_mode.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/optim/adam.h>

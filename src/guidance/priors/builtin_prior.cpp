@@ -1,5 +1,7 @@
 #include "guidance/priors/builtin_prior.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not in ATen/ATen.h on LibTorch 2.x)
+
 #include <cstdlib>
 
 #include "core/error.h"

@@ -1,5 +1,7 @@
 #include "models/builtin/mv_unet.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not in ATen/ATen.h on LibTorch 2.x)
+
 #include <cmath>
 
 #include "core/error.h"

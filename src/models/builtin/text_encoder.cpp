@@ -1,5 +1,7 @@
 #include "models/builtin/text_encoder.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not in ATen/ATen.h on LibTorch 2.x)
+
 #include <cmath>
 
 #include "core/error.h"
