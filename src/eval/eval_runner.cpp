@@ -1,3 +1,5 @@
+#include <ATen/core/grad_mode.h>
+
 #include "eval/eval_runner.h"
 
 #include <chrono>

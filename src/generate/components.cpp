@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "guidance/priors/builtin_prior.h"
 #include "guidance/priors/gaussian_mixture_prior.h"
 #include "rank/colour_ranker.h"
 #include "rank/template_ranker.h"
@@ -40,9 +41,17 @@ std::unique_ptr<rank::Ranker> make_colour_ranker(const rank::RankerConfig& confi
       std::array<double, 3>{config.colour[0], config.colour[1], config.colour[2]});
 }
 
+std::unique_ptr<guidance::Prior> make_builtin_prior(const PriorConfig& config, at::Device device) {
+  auto prior = std::make_unique<guidance::BuiltinPrior>(guidance::builtin_model_path("diffusion.safetensors"), device);
+  check(config.image_size == prior->image_size(), "the built-in prior works at ", prior->image_size(),
+        " px; set prior.image_size=", prior->image_size());
+  return prior;
+}
+
 const std::map<std::string, PriorFactory>& prior_registry() {
   static const std::map<std::string, PriorFactory> registry = {
       {"exact", make_exact_prior},
+      {"builtin", make_builtin_prior},
   };
   return registry;
 }

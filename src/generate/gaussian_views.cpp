@@ -1,3 +1,5 @@
+#include <ATen/core/grad_mode.h>
+
 #include "generate/gaussian_views.h"
 
 #include "scene/background.h"

@@ -1,3 +1,5 @@
+#include <ATen/core/grad_mode.h>
+
 #include "models/module_io.h"
 
 #include <set>

@@ -1,3 +1,5 @@
+#include <ATen/core/grad_mode.h>
+
 #include "scene/gaussian_optimizer.h"
 
 #include <cmath>
