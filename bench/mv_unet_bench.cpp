@@ -1,5 +1,6 @@
 // CPU cost of one call of the built-in diffusion UNet as `dreamdpo generate` makes it each
 // step: 4 views x 2 pair members x 2 (CFG halves) = 16 images of 32x32. Results: mv_unet_cpu.md.
+#include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 

@@ -1,7 +1,6 @@
-#include <ATen/core/grad_mode.h>
-
 #include "eval/eval_runner.h"
 
+#include <ATen/core/grad_mode.h>
 #include <chrono>
 #include <cmath>
 #include <fstream>

@@ -1,7 +1,6 @@
-#include <ATen/core/grad_mode.h>
-
 #include "generate/gaussian_views.h"
 
+#include <ATen/core/grad_mode.h>
 #include "scene/background.h"
 
 namespace dreamdpo::generate {

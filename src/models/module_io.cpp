@@ -1,7 +1,6 @@
-#include <ATen/core/grad_mode.h>
-
 #include "models/module_io.h"
 
+#include <ATen/core/grad_mode.h>
 #include <set>
 
 #include "core/error.h"

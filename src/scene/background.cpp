@@ -1,7 +1,6 @@
-#include <ATen/core/grad_mode.h>
-
 #include "scene/background.h"
 
+#include <ATen/core/grad_mode.h>
 #include <cmath>
 
 #include "core/error.h"

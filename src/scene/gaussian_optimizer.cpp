@@ -1,7 +1,6 @@
-#include <ATen/core/grad_mode.h>
-
 #include "scene/gaussian_optimizer.h"
 
+#include <ATen/core/grad_mode.h>
 #include <cmath>
 
 #include "core/error.h"

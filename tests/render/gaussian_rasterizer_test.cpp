@@ -1,5 +1,6 @@
 #include "render/gaussian_rasterizer.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
