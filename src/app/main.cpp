@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   dreamdpo::app::add_generate_command(app);
   dreamdpo::app::add_toy2d_command(app);
   dreamdpo::app::add_export_command(app);
+  dreamdpo::app::add_train_builtin_command(app);
 
   try {
     app.parse(argc, argv);

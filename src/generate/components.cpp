@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "guidance/priors/gaussian_mixture_prior.h"
+#include "rank/builtin_ranker.h"
 #include "rank/colour_ranker.h"
 #include "rank/template_ranker.h"
 
@@ -51,6 +52,7 @@ const std::map<std::string, RankerFactory>& ranker_registry() {
   static const std::map<std::string, RankerFactory> registry = {
       {"template", make_template_ranker},
       {"colour", make_colour_ranker},
+      {"builtin", [](const rank::RankerConfig&, guidance::Prior&) { return std::make_unique<rank::BuiltinRanker>(); }},
   };
   return registry;
 }
