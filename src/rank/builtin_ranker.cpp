@@ -1,5 +1,6 @@
 #include "rank/builtin_ranker.h"
 
+#include <ATen/core/grad_mode.h>
 #include <cstdlib>
 
 #include "rank/validate_images.h"

@@ -1,5 +1,6 @@
 #include "shapeworld/train_reward.h"
 
+#include <ATen/core/grad_mode.h>
 #include <torch/optim/adam.h>
 
 #include <chrono>
