@@ -1,6 +1,7 @@
 // Precompiled header for the library: the heavy, stable headers only.
 #pragma once
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard: not in ATen.h on LibTorch 2.x
 
 #include <cstdint>
 #include <filesystem>
