@@ -1,6 +1,7 @@
 #include "shapeworld/training_data.h"
 
 #include <cmath>
+#include <exception>
 #include <thread>
 
 #include "core/error.h"
@@ -59,43 +60,59 @@ TrainingBatch make_batch(const BatchOptions& options, core::Rng& rng, at::Device
   TrainingBatch batch;
   auto orbit = options.orbit;
   orbit.n_view = options.views;
-  // Every random draw happens here, in order, so threads cannot change the batch.
-  std::vector<Scene> scenes;
-  std::vector<camera::CameraBatch> cameras;
-  for (int64_t s = 0; s < options.scenes; ++s) {
-    const SceneSpec spec = sample_spec(rng, options.sampler);
-    batch.specs.push_back(spec);
-    batch.captions.push_back(write_caption(spec, rng));
-    if (options.negatives > 0) {
-      const auto negatives = hard_negatives(spec, rng, options.negatives);
-      check(!negatives.empty(), "no hard negative exists for ", to_string(spec));
-      std::vector<std::string> captions, kinds;
-      for (int k = 0; k < options.negatives; ++k) {
-        const auto& negative = negatives[k % negatives.size()];
-        captions.push_back(write_caption(negative, rng));
-        kinds.push_back(aspect_of(spec, negative));
-      }
-      batch.negative_captions.push_back(std::move(captions));
-      batch.negative_aspects.push_back(std::move(kinds));
-    }
-    scenes.push_back(layout(spec, rng));
-    cameras.push_back(camera::sample_orbit(orbit, rng));
+  // One seed per scene, drawn in order: each scene is then made from its own Rng, so worker
+  // threads change the speed, never the batch.
+  std::vector<uint64_t> seeds;
+  for (int64_t s = 0; s < options.scenes; ++s) seeds.push_back(static_cast<uint64_t>(rng.integer(0, (1LL << 62))));
+  const int64_t n = options.scenes;
+  batch.specs.resize(n);
+  batch.captions.resize(n);
+  if (options.negatives > 0) {
+    batch.negative_captions.resize(n);
+    batch.negative_aspects.resize(n);
   }
+  std::vector<camera::CameraBatch> cameras(n);
+  std::vector<at::Tensor> images(n);
   const bool on_cpu = options.cpu_render_threads > 0;
   const at::Device render_device = on_cpu ? at::Device(at::kCPU) : device;
-  std::vector<at::Tensor> images(options.scenes);
-  auto render = [&](int64_t first, int64_t step) {
-    for (int64_t s = first; s < options.scenes; s += step) {
-      camera::CameraBatch cams{cameras[s].c2w.to(render_device), cameras[s].fovy.to(render_device)};
-      images[s] = render_scene(scenes[s], cams, options.resolution, options.resolution, options.render).rgb;
+  auto make_scene = [&](int64_t s) {
+    core::Rng scene_rng(seeds[s]);
+    const SceneSpec spec = sample_spec(scene_rng, options.sampler);
+    batch.specs[s] = spec;
+    batch.captions[s] = write_caption(spec, scene_rng);
+    if (options.negatives > 0) {
+      const auto negatives = hard_negatives(spec, scene_rng, options.negatives);
+      check(!negatives.empty(), "no hard negative exists for ", to_string(spec));
+      for (int k = 0; k < options.negatives; ++k) {
+        const auto& negative = negatives[k % negatives.size()];
+        batch.negative_captions[s].push_back(write_caption(negative, scene_rng));
+        batch.negative_aspects[s].push_back(aspect_of(spec, negative));
+      }
     }
+    const Scene scene = layout(spec, scene_rng);
+    cameras[s] = camera::sample_orbit(orbit, scene_rng);
+    camera::CameraBatch cams{cameras[s].c2w.to(render_device), cameras[s].fovy.to(render_device)};
+    images[s] = render_scene(scene, cams, options.resolution, options.resolution, options.render).rgb;
   };
-  if (on_cpu && options.cpu_render_threads > 1) {
-    std::vector<std::thread> workers;
-    for (int64_t t = 0; t < options.cpu_render_threads; ++t) workers.emplace_back(render, t, options.cpu_render_threads);
-    for (auto& w : workers) w.join();
+  const int64_t workers = std::min<int64_t>(std::max<int64_t>(1, options.cpu_render_threads), n);
+  if (workers > 1) {
+    // An error in a worker is carried to this thread and rethrown.
+    std::vector<std::exception_ptr> errors(workers);
+    std::vector<std::thread> threads;
+    for (int64_t t = 0; t < workers; ++t) {
+      threads.emplace_back([&, t] {
+        try {
+          for (int64_t s = t; s < n; s += workers) make_scene(s);
+        } catch (...) {
+          errors[t] = std::current_exception();
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    for (auto& error : errors)
+      if (error) std::rethrow_exception(error);
   } else {
-    render(0, 1);
+    for (int64_t s = 0; s < n; ++s) make_scene(s);
   }
   std::vector<at::Tensor> c2w, fovy;
   for (auto& images_s : images) images_s = images_s.to(device);

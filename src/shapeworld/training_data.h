@@ -21,8 +21,9 @@ struct BatchOptions {
   int64_t resolution = 32;  // R
   int negatives = 0;        // hard-negative captions per scene (0 = none)
   bool degraded = false;    // also make a degraded copy of every render
-  // > 0: render on the CPU with this many threads, then move to the device. Rendering one
-  // small scene is launch-bound on a GPU, so CPU threads feed a GPU trainer faster.
+  // > 0: make the scenes (specs, captions, negatives, renders) on this many CPU threads and
+  // move the renders to the device; 0: one by one, rendering on the device. Rendering one small
+  // scene is launch-bound on a GPU, so CPU threads feed a GPU trainer faster.
   int64_t cpu_render_threads = 0;
   SamplerOptions sampler;
   camera::OrbitSamplerConfig orbit;  // its n_view is replaced by `views`
