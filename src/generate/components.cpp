@@ -7,6 +7,7 @@
 #include "core/strings.h"
 #include "guidance/priors/builtin_prior.h"
 #include "guidance/priors/gaussian_mixture_prior.h"
+#include "rank/builtin_ranker.h"
 #include "rank/colour_ranker.h"
 #include "rank/template_ranker.h"
 
@@ -60,6 +61,7 @@ const std::map<std::string, RankerFactory>& ranker_registry() {
   static const std::map<std::string, RankerFactory> registry = {
       {"template", make_template_ranker},
       {"colour", make_colour_ranker},
+      {"builtin", [](const rank::RankerConfig&, guidance::Prior&) { return std::make_unique<rank::BuiltinRanker>(); }},
   };
   return registry;
 }
