@@ -27,7 +27,6 @@ int main(int argc, char** argv) {
   dreamdpo::app::add_toy2d_command(app);
   dreamdpo::app::add_export_command(app);
   dreamdpo::app::add_eval_command(app);
-  dreamdpo::app::add_train_diffusion_command(app);
   dreamdpo::app::add_train_builtin_command(app);
 
   try {

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "shapeworld/train_options.h"
+#include "shapeworld/train_diffusion.h"
 #include "shapeworld/train_reward.h"
 
 namespace dreamdpo::app {
@@ -12,6 +13,9 @@ namespace {
 struct TrainBuiltinOptions {
   std::string model;
   shapeworld::TrainOptions train;
+  int64_t pool = 4096;
+  std::string samples;
+  int64_t colour_eval = 0;
 };
 }  // namespace
 
@@ -28,8 +32,16 @@ void add_train_builtin_command(CLI::App& app) {
   command->add_option("--seed", t.seed, "training seed (0 = the model's default)")->capture_default_str();
   command->add_option("--device", t.device, "cpu or cuda")->capture_default_str();
   command->add_option("-o,--output", t.output, "weights file (default models/builtin/MODEL.safetensors)");
+  command->add_option("--time-limit", t.time_limit_s,
+                      "seconds: the run (and its learning-rate schedule) ends after this long, 0 = none")
+      ->capture_default_str();
   command->add_option("--render-threads", t.render_threads,
                       "render training scenes on this many CPU threads (0 = on the device, one by one)")
+      ->capture_default_str();
+  command->add_option("--pool", options->pool, "diffusion: rendered objects kept in memory")->capture_default_str();
+  command->add_option("--samples", options->samples, "diffusion: write a DDIM sample grid PNG here at the end");
+  command->add_option("--colour-eval", options->colour_eval,
+                      "diffusion: colour accuracy of DDIM samples of this many one-object scenes")
       ->capture_default_str();
   command->add_flag("--eval", t.eval_only, "evaluate the existing file instead of training");
   command->add_option("--eval-scenes", t.eval_scenes, "held-out scenes of the evaluation")->capture_default_str();
@@ -37,7 +49,22 @@ void add_train_builtin_command(CLI::App& app) {
     auto train = options->train;
     if (train.output.empty()) train.output = "models/builtin/" + options->model + ".safetensors";
     if (options->model == "diffusion") {
-      fail("diffusion training is not built yet (train-builtin supports reward and judge for now)");
+      check(!train.eval_only, "--eval of the diffusion model: use --samples with a short run, or the judge via eval");
+      shapeworld::DiffusionTrainOptions diffusion;
+      diffusion.steps = train.steps;
+      diffusion.batch = train.batch;
+      if (train.seed != 0) diffusion.seed = train.seed;
+      diffusion.device = train.device;
+      diffusion.output = train.output;
+      diffusion.time_limit_s = train.time_limit_s;
+      diffusion.pool_objects = options->pool;
+      diffusion.samples_png = options->samples;
+      diffusion.eval_objects = options->colour_eval;
+      const auto result = shapeworld::train_diffusion(diffusion);
+      std::printf("diffusion: %lld steps in %s, final loss %.5f, colour accuracy %.3f -> %s\n",
+                  static_cast<long long>(result.steps), core::Progress::format_duration(result.seconds).c_str(),
+                  result.final_loss, result.colour_accuracy, train.output.c_str());
+      return;
     }
     const auto report =
         options->model == "reward" ? shapeworld::train_reward(train) : shapeworld::train_judge(train);

@@ -13,6 +13,7 @@ struct TrainOptions {
   std::string output;        // weights file (.safetensors) to write, or to evaluate with eval_only
   bool eval_only = false;    // evaluate `output` instead of training
   int64_t eval_scenes = 500; // held-out scenes of the final evaluation
+  double time_limit_s = 0;   // > 0: the run ends (learning-rate schedule included) after this long
   int64_t render_threads = 0;  // > 0: render training scenes on this many CPU threads (for GPU training)
 };
 

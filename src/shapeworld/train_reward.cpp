@@ -55,7 +55,7 @@ void check_options(const TrainOptions& options) {
 template <class LossFn>
 std::pair<double, double> train_loop(torch::nn::Module& model, const BatchOptions& batch_options, uint64_t seed,
                                      at::Device device, int64_t steps, double lr, const std::string& label,
-                                     LossFn loss_fn) {
+                                     double time_limit_s, LossFn loss_fn, int64_t* steps_done) {
   torch::optim::Adam optimizer(model.parameters(), torch::optim::AdamOptions(lr));
   core::Rng data_rng(seed);
   auto next = [&] { return std::async(std::launch::async, [&] { return make_batch(batch_options, data_rng, device); }); };
@@ -65,10 +65,15 @@ std::pair<double, double> train_loop(torch::nn::Module& model, const BatchOption
   const auto start = std::chrono::steady_clock::now();
   const int64_t warmup = std::min<int64_t>(100, steps / 10 + 1);
   model.train();
-  for (int64_t step = 0; step < steps; ++step) {
+  int64_t step = 0;
+  for (; step < steps; ++step) {
+    // With a time limit, the schedule runs on whichever ends first: steps or time.
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double by_time = time_limit_s > 0 ? elapsed / time_limit_s : 0.0;
+    if (by_time >= 1.0) break;
     TrainingBatch batch = pending.get();
     if (step + 1 < steps) pending = next();
-    const double t = static_cast<double>(step) / std::max<int64_t>(1, steps - 1);
+    const double t = std::min(1.0, std::max(static_cast<double>(step) / std::max<int64_t>(1, steps - 1), by_time));
     const double rate = step < warmup ? lr * (step + 1) / warmup : lr * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * t)));
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(rate);
     optimizer.zero_grad();
@@ -80,6 +85,8 @@ std::pair<double, double> train_loop(torch::nn::Module& model, const BatchOption
     const double mean = std::accumulate(recent.begin(), recent.end(), 0.0) / recent.size();
     progress.update(step + 1, "loss " + fixed(mean));
   }
+  if (step < steps) pending.wait();  // a batch was being made for a step that will not run
+  *steps_done = step;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double mean = std::accumulate(recent.begin(), recent.end(), 0.0) / std::max<size_t>(1, recent.size());
   progress.finish("loss " + fixed(mean));
@@ -88,7 +95,7 @@ std::pair<double, double> train_loop(torch::nn::Module& model, const BatchOption
 }
 
 std::map<std::string, std::string> training_facts(const TrainOptions& options, uint64_t seed, const TrainReport& r) {
-  return {{"train_steps", std::to_string(options.steps)},
+  return {{"train_steps", std::to_string(r.steps)},
           {"train_batch", std::to_string(options.batch)},
           {"train_seed", std::to_string(seed)},
           {"train_device", options.device},
@@ -257,9 +264,8 @@ TrainReport train_reward(const TrainOptions& options) {
   batch.degraded = true;
   batch.cpu_render_threads = options.render_threads;
   std::tie(report.seconds, report.final_loss) =
-      train_loop(*model, batch, seed, device, options.steps, 1e-3, "reward",
-                 [&](const TrainingBatch& b) { return reward_loss(*model, b).total; });
-  report.steps = options.steps;
+      train_loop(*model, batch, seed, device, options.steps, 1e-3, "reward", options.time_limit_s,
+                 [&](const TrainingBatch& b) { return reward_loss(*model, b).total; }, &report.steps);
   report.metrics = evaluate_reward(*model, options.eval_scenes, device);
   model->save(options.output, training_facts(options, seed, report));
   return report;
@@ -286,9 +292,8 @@ TrainReport train_judge(const TrainOptions& options) {
   batch.negatives = 3;
   batch.cpu_render_threads = options.render_threads;
   std::tie(report.seconds, report.final_loss) =
-      train_loop(*model, batch, seed, device, options.steps, 5e-4, "judge",
-                 [&](const TrainingBatch& b) { return judge_loss(*model, b, 3); });
-  report.steps = options.steps;
+      train_loop(*model, batch, seed, device, options.steps, 5e-4, "judge", options.time_limit_s,
+                 [&](const TrainingBatch& b) { return judge_loss(*model, b, 3); }, &report.steps);
   report.metrics = evaluate_judge(*model, options.eval_scenes, device);
   model->save(options.output, training_facts(options, seed, report));
   return report;
