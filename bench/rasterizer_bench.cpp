@@ -3,12 +3,14 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 
 #include "camera/orbit.h"
 #include "core/rng.h"
 #include "render/gaussian_rasterizer.h"
+#include "render/gaussian_rasterizer_reference.h"
 #include "scene/gaussians.h"
 
 #ifdef DREAMDPO_WITH_CUDA
@@ -70,16 +72,41 @@ BENCHMARK(BM_RasterizeForwardBackward)->ArgsProduct({{20000}, {64, 256}, {1, 2}}
 }  // namespace
 
 namespace {
+// The projection alone: the hand-written kernels (project_gaussians) against the ATen ops and
+// autograd they replaced (project_gaussians_reference). Args: Gaussians, image size, threads.
+template <bool kReference>
+render::ProjectedGaussians project(Fixture& f, const at::Tensor& scales, const at::Tensor& rotations) {
+  const auto fn = kReference ? render::project_gaussians_reference : render::project_gaussians;
+  return fn(f.cloud.means(), scales, rotations, f.cams, f.settings);
+}
+
+template <bool kReference>
 void BM_ProjectOnly(benchmark::State& state) {
   Fixture f(state.range(0), state.range(1), state.range(2));
   at::NoGradGuard no_grad;
+  const auto scales = f.cloud.scales(), rotations = f.cloud.normalised_rotations();
+  for (auto _ : state) benchmark::DoNotOptimize(project<kReference>(f, scales, rotations).conics.data_ptr());
+}
+
+// Forward + backward of sum(means2d) + sum(conics) + sum(depths) w.r.t. means, scales and
+// rotations (the activations are formed once, outside the loop).
+template <bool kReference>
+void BM_ProjectForwardBackward(benchmark::State& state) {
+  Fixture f(state.range(0), state.range(1), state.range(2));
+  const auto scales = f.cloud.scales().detach().requires_grad_(true);
+  const auto rotations = f.cloud.normalised_rotations().detach().requires_grad_(true);
+  const std::vector<at::Tensor> inputs = {f.cloud.means(), scales, rotations};
   for (auto _ : state) {
-    const auto p = render::project_gaussians(f.cloud.means(), f.cloud.scales(), f.cloud.normalised_rotations(),
-                                             f.cams, f.settings);
-    benchmark::DoNotOptimize(p.conics.data_ptr());
+    const auto p = project<kReference>(f, scales, rotations);
+    const auto grads = torch::autograd::grad({p.means2d.sum() + p.conics.sum() + p.depths.sum()}, inputs);
+    benchmark::DoNotOptimize(grads[0].data_ptr());
   }
 }
-BENCHMARK(BM_ProjectOnly)->ArgsProduct({{20000}, {64}, {1, 2}})->Unit(benchmark::kMillisecond);
+
+BENCHMARK_TEMPLATE(BM_ProjectOnly, false)->ArgsProduct({{20000}, {64}, {1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_ProjectOnly, true)->ArgsProduct({{20000}, {64}, {1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_ProjectForwardBackward, false)->ArgsProduct({{20000}, {64}, {1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_ProjectForwardBackward, true)->ArgsProduct({{20000}, {64}, {1, 2}})->Unit(benchmark::kMillisecond);
 }  // namespace
 
 #ifdef DREAMDPO_WITH_CUDA

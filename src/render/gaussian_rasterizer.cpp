@@ -2,11 +2,9 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <cmath>
-
 #include "core/error.h"
 #include "render/gaussian_composite.h"
-#include "scene/gaussians.h"
+#include "render/gaussian_projection.h"
 
 namespace dreamdpo::render {
 
@@ -63,52 +61,93 @@ class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
   }
 };
 
+// The projection as an autograd Function over the hand-written kernels. Cameras (w2c, focal)
+// get no gradient: they never require grad in our loops.
+class ProjectFunction : public torch::autograd::Function<ProjectFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& means, const at::Tensor& scales,
+                               const at::Tensor& rotations, const at::Tensor& w2c, const at::Tensor& focal,
+                               int64_t width, int64_t height, double near_plane, double low_pass) {
+    const ProjectionParams params{width, height, near_plane, low_pass};
+#ifdef DREAMDPO_WITH_CUDA
+    const auto forward = means.is_cuda() ? project_forward_cuda : project_forward_cpu;
+#else
+    const auto forward = project_forward_cpu;
+#endif
+    auto out = forward(means, scales, rotations, w2c, focal, params);
+    ctx->save_for_backward({means, scales, rotations, w2c, focal});
+    ctx->saved_data["width"] = width;
+    ctx->saved_data["height"] = height;
+    ctx->saved_data["near_plane"] = near_plane;
+    ctx->saved_data["low_pass"] = low_pass;
+    ctx->mark_non_differentiable({out.visible});
+    return {out.means2d, out.conics, out.depths, out.visible};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const ProjectionParams params{ctx->saved_data["width"].toInt(), ctx->saved_data["height"].toInt(),
+                                  ctx->saved_data["near_plane"].toDouble(), ctx->saved_data["low_pass"].toDouble()};
+    const auto& means = saved[0];
+    const int64_t views = saved[3].size(0), n = means.size(0);
+    auto grad_or_zero = [&](const at::Tensor& g, at::IntArrayRef shape) {
+      return g.defined() ? g.to(means.options()).contiguous() : at::zeros(shape, means.options());
+    };
+    const auto g_means2d = grad_or_zero(grads[0], {views, n, 2});
+    const auto g_conics = grad_or_zero(grads[1], {views, n, 3});
+    const auto g_depths = grad_or_zero(grads[2], {views, n});
+#ifdef DREAMDPO_WITH_CUDA
+    const auto backward = means.is_cuda() ? project_backward_cuda : project_backward_cpu;
+#else
+    const auto backward = project_backward_cpu;
+#endif
+    const auto g = backward(means, saved[1], saved[2], saved[3], saved[4], params, g_means2d, g_conics, g_depths);
+    return {g.means,      g.scales,     g.rotations,  at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+void check_projection_inputs(const at::Tensor& means, const at::Tensor& scales, const at::Tensor& rotations,
+                             const camera::CameraBatch& cams, const RasterSettings& settings) {
+  check(means.dim() == 2 && means.size(1) == 3, "rasterizer: means must be [N,3], got ", means.sizes());
+  const int64_t n = means.size(0);
+  check(means.scalar_type() == at::kFloat || means.scalar_type() == at::kDouble,
+        "rasterizer: means must be float32 or float64, got ", means.scalar_type());
+  check(scales.sizes() == means.sizes(), "rasterizer: scales must be [N,3], got ", scales.sizes());
+  check(rotations.dim() == 2 && rotations.size(0) == n && rotations.size(1) == 4,
+        "rasterizer: rotations must be [N,4], got ", rotations.sizes());
+  check(cams.size() >= 1 && cams.c2w.dim() == 3 && cams.c2w.size(1) == 4 && cams.c2w.size(2) == 4,
+        "rasterizer: need at least one camera with c2w [B,4,4]");
+  check(cams.fovy.defined() && cams.fovy.numel() == cams.size(), "rasterizer: need one fovy per camera, got ",
+        cams.fovy.defined() ? cams.fovy.numel() : 0, " for ", cams.size(), " cameras");
+  check(settings.width >= 1 && settings.height >= 1, "rasterizer: image size must be positive");
+}
+
 }  // namespace
 
 ProjectedGaussians project_gaussians(const at::Tensor& means, const at::Tensor& scales,
                                      const at::Tensor& rotations, const camera::CameraBatch& cams,
                                      const RasterSettings& settings) {
-  check(means.dim() == 2 && means.size(1) == 3, "rasterizer: means must be [N,3], got ", means.sizes());
-  const int64_t n = means.size(0);
-  check(scales.sizes() == means.sizes(), "rasterizer: scales must be [N,3], got ", scales.sizes());
-  check(rotations.dim() == 2 && rotations.size(0) == n && rotations.size(1) == 4,
-        "rasterizer: rotations must be [N,4], got ", rotations.sizes());
-  check(cams.size() >= 1 && cams.c2w.dim() == 3, "rasterizer: need at least one camera");
-  check(settings.width >= 1 && settings.height >= 1, "rasterizer: image size must be positive");
+  check_projection_inputs(means, scales, rotations, cams, settings);
   const auto options = means.options();
-  const auto c2w = cams.c2w.to(options.dtype(at::kDouble)).detach();
-  const auto w2c = at::inverse(c2w).to(options);
-  const auto rot = w2c.slice(1, 0, 3).slice(2, 0, 3);            // [B,3,3]
-  const auto trans = w2c.slice(1, 0, 3).select(2, 3);            // [B,3]
-  const auto p = at::matmul(means.unsqueeze(0), rot.transpose(1, 2)) + trans.unsqueeze(1);  // [B,N,3]
-  const auto x = p.select(2, 0), y = p.select(2, 1);
-  const auto depth = -p.select(2, 2);
-  const auto visible = (depth > settings.near_plane).detach();
-  // Culled Gaussians get a harmless depth so no inf/NaN enters the graph.
-  const auto d = at::where(visible, depth, at::ones_like(depth));
-  const auto fovy = cams.fovy.to(options.dtype(at::kDouble)).detach();
-  const auto focal = (0.5 * static_cast<double>(settings.height) / at::tan(0.5 * fovy)).to(options).view({-1, 1});
-  const auto u = 0.5 * static_cast<double>(settings.width) + focal * x / d;
-  const auto v = 0.5 * static_cast<double>(settings.height) - focal * y / d;  // rows grow downwards
-
-  // 2D covariance J W (R S)(R S)^T W^T J^T, with W the world-to-camera rotation and J the
-  // Jacobian of (u, v) w.r.t. camera coordinates (depth = -z). Factored as T T^T, T = J W R S.
-  const auto m = scene::rotation_matrices(rotations) * scales.unsqueeze(1);  // R diag(s) [N,3,3]
-  const auto zero = at::zeros_like(d);
-  const auto j = at::stack({focal / d, zero, focal * x / (d * d), zero, -focal / d, -focal * y / (d * d)}, 2)
-                     .view({d.size(0), d.size(1), 2, 3});
-  const auto t = at::matmul(at::matmul(j, rot.unsqueeze(1)), m.unsqueeze(0));  // [B,N,2,3]
-  const auto cov = at::matmul(t, t.transpose(2, 3));                             // [B,N,2,2]
-  const auto s00 = cov.select(3, 0).select(2, 0) + settings.low_pass;
-  const auto s01 = cov.select(3, 1).select(2, 0);
-  const auto s11 = cov.select(3, 1).select(2, 1) + settings.low_pass;
-  const auto det = s00 * s11 - s01 * s01;
-  ProjectedGaussians out;
-  out.means2d = at::stack({u, v}, 2);
-  out.conics = at::stack({s11 / det, -s01 / det, s00 / det}, 2);
-  out.depths = depth;
-  out.visible = visible;
-  return out;
+  // Cameras are constants of the Function (no gradient): w2c and focal are formed in float64
+  // and rounded to the working dtype, as the ATen reference does.
+  const auto w2c = at::inverse(cams.c2w.to(options.dtype(at::kDouble)).detach()).to(options).contiguous();
+  const auto fovy = cams.fovy.to(options.dtype(at::kDouble)).detach().reshape({-1});
+  const auto focal = (0.5 * static_cast<double>(settings.height) / at::tan(0.5 * fovy)).to(options).contiguous();
+  const ProjectionParams params{settings.width, settings.height, settings.near_plane, settings.low_pass};
+  const at::Device device = means.device();
+#ifdef DREAMDPO_WITH_CUDA
+  auto here = [](const at::Tensor& t) { return t.contiguous(); };
+#else
+  // Built without the CUDA kernel: CUDA tensors project on CPU copies (autograd moves the
+  // gradients back).
+  auto here = [](const at::Tensor& t) { return t.to(at::kCPU).contiguous(); };
+#endif
+  const auto out = ProjectFunction::apply(here(means), here(scales.to(options)), here(rotations.to(options)), here(w2c),
+                                          here(focal), params.width, params.height, params.near_plane,
+                                          params.low_pass);
+  return {out[0].to(device), out[1].to(device), out[2].to(device), out[3].to(device)};
 }
 
 RasterOutput rasterize_gaussians(const at::Tensor& means, const at::Tensor& scales,

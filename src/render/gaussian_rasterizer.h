@@ -3,8 +3,8 @@
 // Pipeline: world -> camera (w2c = inverse(c2w), OpenGL: the camera looks down -z, depth =
 // -z_cam) -> EWA projection of R S S^T R^T to a 2D covariance with the perspective Jacobian
 // (+0.3 px^2 low-pass dilation) -> 16x16 tile binning -> per-tile depth sort -> front-to-back
-// compositing. The projection is ATen ops (autograd differentiates it); the compositing is a
-// hand-written kernel with a hand-written backward (gaussian_composite.h).
+// compositing. Projection and compositing are hand-written kernels with hand-written
+// backwards (gaussian_projection.h, gaussian_composite.h), each wrapped as an autograd Function.
 //
 // One deliberate difference from 3DGS: each Gaussian is truncated at its 3-sigma ellipse
 // (d^T Sigma^-1 d <= 9) instead of at the tiles its bounding square touches, so the image
@@ -44,7 +44,9 @@ struct ProjectedGaussians {
   at::Tensor visible;  // [B,N] bool: in front of the near plane
 };
 
-// Differentiable (autograd) w.r.t. means [N,3], scales [N,3], rotations [N,4] (wxyz).
+// Differentiable w.r.t. means [N,3], scales [N,3], rotations [N,4] (wxyz); float32 or float64.
+// The cameras get no gradient. Culled Gaussians (visible false) keep finite outputs (their
+// projection uses depth 1) and pass no gradient back from any output, their depth included.
 ProjectedGaussians project_gaussians(const at::Tensor& means, const at::Tensor& scales,
                                      const at::Tensor& rotations, const camera::CameraBatch& cams,
                                      const RasterSettings& settings);
