@@ -13,6 +13,7 @@
 #include "core/metrics_table.h"
 #include "core/png_io.h"
 #include "core/progress.h"
+#include "core/resize.h"
 #include "core/rng.h"
 #include "core/strings.h"
 #include "export/gaussian_ply.h"
@@ -218,7 +219,7 @@ class GenerateSession {
   at::Tensor to_prior_size(const at::Tensor& images) const {
     const int64_t size = config_.prior.image_size;
     if (images.size(2) == size && images.size(3) == size) return images;
-    return at::upsample_bilinear2d(images, {size, size}, /*align_corners=*/false);
+    return core::resize_bilinear(images, size, size);
   }
 
   void record_metrics(const StepResult& s, double ms) {
