@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh"
 bin="${DREAMDPO_BUILD_DIR:-$root/build}/dreamdpo"
-prompt="${DREAMDPO_DEMO_PROMPT:-a red circle}"
+prompt="${DREAMDPO_DEMO_PROMPT:-a red sphere}"
 rm -rf "$root/out/demo"
 "$bin" generate "$prompt" -o "$root/out/demo/dreamdpo" "$@"
 "$bin" generate "$prompt" --method sds -o "$root/out/demo/sds" "$@"

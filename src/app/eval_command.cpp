@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/eval_runner.h"
+#include "eval/scorers.h"
 #include "generate/components.h"
 #include "generate/generate_config.h"
 
@@ -61,9 +62,7 @@ void add_eval_command(CLI::App& app) {
     generate::GenerateConfig config;
     core::read_config(base, config);
     const auto device = generate::resolve_device(config.device);
-    const auto scorers = generate::make_eval_scorers(device);
-    if (!scorers.reward) core::log_warn("eval: no built-in reward model; the reward column stays empty");
-    if (!scorers.judge) core::log_warn("eval: no built-in judge; the judge columns stay empty");
+    const auto scorers = eval::load_builtin_scorers(device);
     const auto summary = eval::run_eval(eval_options, base, {scorers.reward.get(), scorers.judge.get()});
     std::printf("%s\n%s\n", summary.table_markdown.c_str(), summary.html.c_str());
   });

@@ -92,11 +92,6 @@ std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::R
 
 std::vector<std::string> ranker_names() { return keys(ranker_registry()); }
 
-EvalScorerModels make_eval_scorers(at::Device /*device*/) {
-  EvalScorerModels models;
-  return models;
-}
-
 at::Device resolve_device(const std::string& name) {
   if (name == "cuda") {
     check(at::hasCUDA(), "--device cuda was asked for, but this build or machine has no CUDA");

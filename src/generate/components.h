@@ -24,13 +24,6 @@ std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::R
                                           guidance::Prior& prior);
 std::vector<std::string> ranker_names();
 
-// The models that score evaluation results: the built-in reward model and the judge (either
-// null when it is not available). The judge is never offered as a ranker.
-struct EvalScorerModels {
-  std::unique_ptr<rank::Ranker> reward, judge;
-};
-EvalScorerModels make_eval_scorers(at::Device device);
-
 // "cpu" or "cuda" -> a device; a clear error when CUDA is asked for but absent.
 at::Device resolve_device(const std::string& name);
 

@@ -17,6 +17,7 @@
 #include "core/png_io.h"
 #include "core/progress.h"
 #include "guidance/noise_schedule.h"
+#include "models/module_io.h"
 #include "shapeworld/caption.h"
 #include "shapeworld/layout.h"
 #include "shapeworld/renderer.h"
@@ -206,6 +207,11 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& options) {
   const auto ab = guidance::NoiseSchedule::make(options.schedule).alphas_cumprod().to(at::kFloat).to(device);
 
   models::MvUnet unet(config), ema(config);
+  if (!options.init.empty()) {
+    // Continue an earlier run (GPU time comes in short slices): strict load, same architecture.
+    models::load_module(*unet, options.init);
+    core::log_info("train-diffusion: starting from ", options.init);
+  }
   unet->to(device);
   ema->to(device);
   auto params = unet->parameters();

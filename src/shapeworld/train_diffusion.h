@@ -28,6 +28,7 @@ struct DiffusionTrainOptions {
   double checkpoint_every_s = 60;
   int64_t pool_objects = 4096;   // rendered objects kept in memory, drawn from at random
   int64_t refresh_per_step = 8;  // objects re-rendered into the pool each step
+  std::string init;              // if set: start from these weights (continue an earlier run)
   std::string samples_png;       // if set: a DDIM sample grid of a few prompts at the end
   int64_t eval_objects = 0;      // if > 0: colour accuracy of DDIM samples of one-group scenes
   models::MvUnetConfig network;  // vocabulary_size and max_length are set by the trainer

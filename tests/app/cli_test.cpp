@@ -131,7 +131,7 @@ TEST_F(CliTest, UnknownConfigKeyIsNamed) {
 
 // Small generate settings for CLI tests (a few seconds on one thread).
 const std::string kSmallGenerate =
-    " --set gaussians.count=200 --set render.sizes=[16] --set render.validation_size=16"
+    " --preset exact --set gaussians.count=200 --set render.sizes=[16] --set render.validation_size=16"
     " --set output.validation_views=2 --set output.turntable_frames=2 --set output.mesh_resolution=16";
 
 TEST_F(CliTest, GenerateEndToEndThenExport) {

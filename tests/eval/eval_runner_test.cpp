@@ -22,7 +22,7 @@ TEST(EvalRunner, TinyEvalEndToEndAndResumable) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   core::write_file_atomic(dir / "prompts.txt", "# two prompts\na red circle\na blue square\n");
-  auto base = core::load_preset("builtin");
+  auto base = core::load_preset("exact");
   for (const char* assignment :
        {"steps=6", "gaussians.count=150", "render.sizes=[16]", "render.validation_size=16", "output.validation_views=2",
         "output.turntable_frames=2", "output.mesh=false", "output.validate_every=0"}) {

@@ -14,7 +14,7 @@ std::filesystem::path builtin_model_path(const std::string& file_name) {
       folder && *folder ? std::filesystem::path(folder) : std::filesystem::path(DREAMDPO_SOURCE_DIR) / "models/builtin";
   const auto path = base / file_name;
   check(std::filesystem::exists(path), "built-in model file ", path.string(),
-        " not found (set DREAMDPO_MODELS_DIR to the folder holding it, or train it with dreamdpo train-diffusion)");
+        " not found (set DREAMDPO_MODELS_DIR to the folder holding it, or train it with dreamdpo train-builtin diffusion)");
   return path;
 }
 
