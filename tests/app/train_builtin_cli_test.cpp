@@ -10,6 +10,7 @@
 
 #include "models/builtin/clip_reward.h"
 #include "models/builtin/judge.h"
+#include "models/builtin/mv_unet.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -60,10 +61,25 @@ TEST_F(TrainBuiltinCli, SmokeRunsWriteLoadableFilesAndEvalReadsThem) {
   EXPECT_NO_THROW(dreamdpo::models::Judge::load(judge));
 }
 
-TEST_F(TrainBuiltinCli, BadInputFailsWithClearMessages) {
-  auto r = run("diffusion --steps 1 -o " + (dir_ / "d.safetensors").string());
+TEST_F(TrainBuiltinCli, DiffusionSmokeRunWritesAModelThatContinues) {
+  const auto first = dir_ / "d.safetensors", second = dir_ / "d2.safetensors";
+  auto r = run("diffusion --steps 2 --batch 2 --pool 4 -o " + first.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("diffusion: 2 steps"));
+  EXPECT_NO_THROW(dreamdpo::models::load_mv_diffusion(first, at::kCPU));
+  // --init continues from a file; an architecture mismatch or a missing file is an error.
+  r = run("diffusion --steps 1 --batch 2 --pool 4 --init " + first.string() + " -o " + second.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("diffusion --steps 1 --batch 2 --pool 4 --init " + (dir_ / "none.safetensors").string() + " -o " +
+          second.string());
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("diffusion training is not built yet"));
+  EXPECT_THAT(r.err, HasSubstr("none.safetensors"));
+}
+
+TEST_F(TrainBuiltinCli, BadInputFailsWithClearMessages) {
+  auto r = run("diffusion --eval -o " + (dir_ / "d.safetensors").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--eval of the diffusion model"));
   r = run("reward --eval -o " + (dir_ / "none.safetensors").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("does not exist"));
