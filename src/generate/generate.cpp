@@ -106,7 +106,11 @@ class GenerateSession {
     rng_.set_state(checkpoint.tensors.at("rng.state"));
     restore_metrics(checkpoint, metrics_);
     step_ = checkpoint.step;
-    seconds_before_ = checkpoint.metadata.count("seconds") ? std::stod(checkpoint.metadata.at("seconds")) : 0.0;
+    // Wall time of earlier invocations, for run.json's totals; a bad value only loses that.
+    seconds_before_ = 0.0;
+    if (const auto it = checkpoint.metadata.find("seconds"); it != checkpoint.metadata.end()) {
+      seconds_before_ = std::strtod(it->second.c_str(), nullptr);
+    }
     check(step_ <= config_.steps, "the checkpoint is at step ", step_, " but the run has only ", config_.steps,
           " steps; pass --steps ", step_, " or more");
   }
