@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <sstream>
 
 #include "camera/orbit.h"
@@ -136,6 +138,7 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
 
   const auto cams = camera::fixed_orbit(options.views, 15.0, 2.75, 45.0);
   std::vector<RunRecord> records;
+  std::set<std::string> warned;
   EvalSummary summary;
   const int64_t total = static_cast<int64_t>(prompts.size() * options.variants.size()) * options.seeds;
   core::Progress progress("eval", total);
@@ -175,7 +178,20 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
         }
         std::map<std::string, double> metric;
         for (const auto& name : eval_metric_names()) metric[name] = NAN;
-        if (scorers.reward != nullptr) metric["reward"] = scorers.reward->score(rgb, prompt).mean().item<double>();
+        // A scorer that cannot read the prompt (a word outside its vocabulary) leaves its
+        // columns empty for that prompt; the eval goes on.
+        auto scored = [&](const char* what, const std::function<void()>& score) {
+          try {
+            score();
+          } catch (const Error& e) {
+            if (warned.insert(std::string(what) + prompt).second) {
+              core::log_warn("eval: no ", what, " score for '", prompt, "': ", e.what());
+            }
+          }
+        };
+        if (scorers.reward != nullptr) {
+          scored("reward", [&] { metric["reward"] = scorers.reward->score(rgb, prompt).mean().item<double>(); });
+        }
         std::optional<shapeworld::SceneSpec> spec;
         try {
           spec = shapeworld::parse_caption(prompt);
@@ -187,11 +203,13 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
           for (const auto& negative : shapeworld::hard_negatives(*spec, rng, scorers.negatives)) {
             captions.push_back(shapeworld::canonical_caption(negative));
           }
-          const auto scores = caption_scores(*scorers.judge, rgb, captions);
-          double best_negative = -INFINITY;
-          for (size_t k = 1; k < scores.size(); ++k) best_negative = std::max(best_negative, scores[k]);
-          metric["judge_recognised"] = scores[0] > best_negative ? 1.0 : 0.0;
-          metric["judge_margin"] = scores[0] - best_negative;
+          scored("judge", [&] {
+            const auto scores = caption_scores(*scorers.judge, rgb, captions);
+            double best_negative = -INFINITY;
+            for (size_t k = 1; k < scores.size(); ++k) best_negative = std::max(best_negative, scores[k]);
+            metric["judge_recognised"] = scores[0] > best_negative ? 1.0 : 0.0;
+            metric["judge_margin"] = scores[0] - best_negative;
+          });
         }
         if (const auto single = single_object_spec(prompt)) {
           core::Rng rng(0);

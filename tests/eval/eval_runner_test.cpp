@@ -33,7 +33,15 @@ TEST(EvalRunner, TinyEvalEndToEndAndResumable) {
   options.output_dir = dir / "eval";
   options.views = 2;
   options.size = 16;
-  auto summary = run_eval(options, base, {});
+  // A reward model that cannot read "circle" leaves that prompt's reward empty, nothing more.
+  struct PickyRanker : rank::Ranker {
+    std::string name() const override { return "picky"; }
+    at::Tensor score(const at::Tensor& images, const std::string& prompt) override {
+      check(prompt.find("circle") == std::string::npos, "unknown word 'circle'");
+      return at::full({images.size(0)}, 0.5);
+    }
+  } picky;
+  auto summary = run_eval(options, base, {&picky, nullptr});
   EXPECT_EQ(summary.runs, 4);
   EXPECT_EQ(summary.generated, 4);
   for (const auto& file : {summary.results_csv, summary.table_csv, summary.table_markdown, summary.html}) {
@@ -41,6 +49,10 @@ TEST(EvalRunner, TinyEvalEndToEndAndResumable) {
   }
   const auto csv = core::read_file(summary.results_csv);
   EXPECT_THAT(csv, HasSubstr("a red circle,sds,0,"));
+  EXPECT_THAT(csv, HasSubstr(",,0.5,"));  // judge columns empty, the square's reward 0.5
+  const auto circle_row = csv.substr(csv.find("a red circle,sds"), csv.find('\n', csv.find("a red circle,sds")) -
+                                                                      csv.find("a red circle,sds"));
+  EXPECT_THAT(circle_row, ::testing::Not(HasSubstr("0.5")));
   EXPECT_THAT(csv, HasSubstr("a blue square,dreamdpo,0,"));
   EXPECT_THAT(core::read_file(summary.table_markdown), HasSubstr("| dreamdpo − sds (paired) |"));
   EXPECT_THAT(core::read_file(summary.html), HasSubstr("runs/a-red-circle/dreamdpo/seed_0/turntable"));
