@@ -14,7 +14,7 @@ struct TrainBuiltinOptions {
   std::string model;
   shapeworld::TrainOptions train;
   int64_t pool = 4096;
-  std::string samples, init;
+  std::string samples;
   int64_t colour_eval = 0;
 };
 }  // namespace
@@ -39,7 +39,7 @@ void add_train_builtin_command(CLI::App& app) {
                       "render training scenes on this many CPU threads (0 = on the device, one by one)")
       ->capture_default_str();
   command->add_option("--pool", options->pool, "diffusion: rendered objects kept in memory")->capture_default_str();
-  command->add_option("--init", options->init, "diffusion: continue from these weights");
+  command->add_option("--init", t.init, "continue training from these weights");
   command->add_option("--samples", options->samples, "diffusion: write a DDIM sample grid PNG here at the end");
   command->add_option("--colour-eval", options->colour_eval,
                       "diffusion: colour accuracy of DDIM samples of this many one-object scenes")
@@ -60,7 +60,7 @@ void add_train_builtin_command(CLI::App& app) {
       diffusion.time_limit_s = train.time_limit_s;
       diffusion.pool_objects = options->pool;
       diffusion.samples_png = options->samples;
-      diffusion.init = options->init;
+      diffusion.init = train.init;
       diffusion.eval_objects = options->colour_eval;
       const auto result = shapeworld::train_diffusion(diffusion);
       std::printf("diffusion: %lld steps in %s, final loss %.5f, colour accuracy %.3f -> %s\n",

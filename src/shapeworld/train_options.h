@@ -11,6 +11,7 @@ struct TrainOptions {
   uint64_t seed = 0;         // 0 = the model's own default seed
   std::string device = "cpu";  // cpu | cuda
   std::string output;        // weights file (.safetensors) to write, or to evaluate with eval_only
+  std::string init;          // if set: start from these weights (continue an earlier run)
   bool eval_only = false;    // evaluate `output` instead of training
   int64_t eval_scenes = 500; // held-out scenes of the final evaluation
   double time_limit_s = 0;   // > 0: the run ends (learning-rate schedule included) after this long

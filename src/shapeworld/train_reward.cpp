@@ -254,7 +254,10 @@ TrainReport train_reward(const TrainOptions& options) {
   }
   const uint64_t seed = options.seed == 0 ? kRewardSeed : options.seed;
   at::manual_seed(seed);
-  auto model = std::make_shared<models::ClipReward>(models::ClipRewardConfig{}, models::shapeworld_tokenizer());
+  // --init continues an earlier run (GPU time comes in short slices).
+  auto model = options.init.empty()
+                   ? std::make_shared<models::ClipReward>(models::ClipRewardConfig{}, models::shapeworld_tokenizer())
+                   : models::ClipReward::load(options.init);
   model->to(device);
   report.parameters = parameter_count(*model);
   BatchOptions batch;
@@ -283,7 +286,9 @@ TrainReport train_judge(const TrainOptions& options) {
   }
   const uint64_t seed = options.seed == 0 ? kJudgeSeed : options.seed;
   at::manual_seed(seed);
-  auto model = std::make_shared<models::Judge>(models::JudgeConfig{}, models::shapeworld_tokenizer());
+  auto model = options.init.empty()
+                   ? std::make_shared<models::Judge>(models::JudgeConfig{}, models::shapeworld_tokenizer())
+                   : models::Judge::load(options.init);
   model->to(device);
   report.parameters = parameter_count(*model);
   BatchOptions batch;
