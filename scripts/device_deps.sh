@@ -7,5 +7,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$root/.deps/debs"
 cd "$root/.deps/debs"
 apt-get download libyaml-cpp-dev libyaml-cpp0.7 nlohmann-json3-dev libcli11-dev libstb-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev libbenchmark1debian 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
+  libgtest-dev libgmock-dev libbenchmark-dev libbenchmark1debian \
+  libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libbrotli-dev libbrotli1 zlib1g-dev 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
 ls "$root/.deps/debs"

@@ -7,6 +7,7 @@ packages=(
   libtorch-dev libopenblas0-pthread   # LibTorch 1.13 (CPU); without OpenBLAS matmuls are ~25x slower
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev libssl-dev libbrotli-dev zlib1g-dev   # LMM ranker's HTTP client (built with OpenSSL)
 )
 
 missing=()

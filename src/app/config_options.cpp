@@ -14,7 +14,7 @@ void ConfigOptions::add_to(CLI::App& command, const std::string& default_preset)
   command.add_option("--config", config_files, "YAML file(s) merged over the preset, in order");
   command.add_option("--set", overrides, "override one setting: --set guidance.tau=0.01 (repeatable)");
   command.add_option("--method", method, "guidance: dreamdpo | sds");
-  command.add_option("--ranker", ranker, "ranker; 'A+B' adds a second ranker combined by OR");
+  command.add_option("--ranker", ranker, "ranker; 'A+B' adds a second ranker (ranker.combine: or | weighted)");
   command.add_option("--tau", tau, "DreamDPO score-gap threshold (>= 0)");
   command.add_option("--pairs", pairs, "pair construction: noise | timestep");
   command.add_option("--steps", steps, "optimisation steps");

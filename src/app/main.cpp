@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   dreamdpo::app::add_export_command(app);
   dreamdpo::app::add_eval_command(app);
   dreamdpo::app::add_train_builtin_command(app);
+  dreamdpo::app::add_score_command(app);
 
   try {
     app.parse(argc, argv);

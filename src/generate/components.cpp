@@ -9,6 +9,7 @@
 #include "guidance/priors/gaussian_mixture_prior.h"
 #include "rank/builtin_ranker.h"
 #include "rank/colour_ranker.h"
+#include "rank/lmm/lmm_ranker.h"
 #include "rank/template_ranker.h"
 
 namespace dreamdpo::generate {
@@ -16,8 +17,8 @@ namespace dreamdpo::generate {
 namespace {
 
 using PriorFactory = std::function<std::unique_ptr<guidance::Prior>(const PriorConfig&, at::Device)>;
-using RankerFactory =
-    std::function<std::unique_ptr<rank::Ranker>(const rank::RankerConfig&, guidance::Prior&)>;
+using RankerFactory = std::function<std::unique_ptr<rank::Ranker>(const rank::RankerConfig&, guidance::Prior&,
+                                                                    const RankerContext&)>;
 
 std::unique_ptr<guidance::Prior> make_exact_prior(const PriorConfig& config, at::Device) {
   // Closed-form on the CPU in float64 whatever the device: it is tiny.
@@ -26,7 +27,8 @@ std::unique_ptr<guidance::Prior> make_exact_prior(const PriorConfig& config, at:
 }
 
 // Prefers the exact prior's templates whose caption holds every word of ranker.target.
-std::unique_ptr<rank::Ranker> make_template_ranker(const rank::RankerConfig& config, guidance::Prior& prior) {
+std::unique_ptr<rank::Ranker> make_template_ranker(const rank::RankerConfig& config, guidance::Prior& prior,
+                                                   const RankerContext&) {
   auto* mixture = dynamic_cast<guidance::GaussianMixturePrior*>(&prior);
   check(mixture != nullptr, "the 'template' ranker needs the exact prior (prior.name=exact)");
   const auto matches = mixture->matching_components(config.target);
@@ -37,9 +39,17 @@ std::unique_ptr<rank::Ranker> make_template_ranker(const rank::RankerConfig& con
   return std::make_unique<rank::TemplateRanker>(std::move(targets), config.target);
 }
 
-std::unique_ptr<rank::Ranker> make_colour_ranker(const rank::RankerConfig& config, guidance::Prior&) {
+std::unique_ptr<rank::Ranker> make_colour_ranker(const rank::RankerConfig& config, guidance::Prior&, const RankerContext&) {
   return std::make_unique<rank::ColourRanker>(
       std::array<double, 3>{config.colour[0], config.colour[1], config.colour[2]});
+}
+
+// Asks an OpenAI-compatible LMM; a prompt missing from its questions file fails here, at start.
+std::unique_ptr<rank::Ranker> make_lmm_ranker(const rank::RankerConfig& config, guidance::Prior&,
+                                              const RankerContext& context) {
+  auto ranker = std::make_unique<rank::LmmRanker>(config.lmm, context.run_dir);
+  if (!config.lmm.questions_file.empty() && !context.prompt.empty()) ranker->questions(context.prompt);
+  return ranker;
 }
 
 std::unique_ptr<guidance::Prior> make_builtin_prior(const PriorConfig& config, at::Device device) {
@@ -61,7 +71,10 @@ const std::map<std::string, RankerFactory>& ranker_registry() {
   static const std::map<std::string, RankerFactory> registry = {
       {"template", make_template_ranker},
       {"colour", make_colour_ranker},
-      {"builtin", [](const rank::RankerConfig&, guidance::Prior&) { return std::make_unique<rank::BuiltinRanker>(); }},
+      {"lmm", make_lmm_ranker},
+      {"builtin", [](const rank::RankerConfig&, guidance::Prior&, const RankerContext&) {
+         return std::make_unique<rank::BuiltinRanker>();
+       }},
   };
   return registry;
 }
@@ -84,10 +97,10 @@ std::unique_ptr<guidance::Prior> make_prior(const PriorConfig& config, at::Devic
 std::vector<std::string> prior_names() { return keys(prior_registry()); }
 
 std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::RankerConfig& config,
-                                          guidance::Prior& prior) {
+                                          guidance::Prior& prior, const RankerContext& context) {
   const auto it = ranker_registry().find(name);
   check(it != ranker_registry().end(), "unknown ranker '", name, "' (known: ", core::join(ranker_names()), ")");
-  return it->second(config, prior);
+  return it->second(config, prior, context);
 }
 
 std::vector<std::string> ranker_names() { return keys(ranker_registry()); }
@@ -103,7 +116,7 @@ at::Device resolve_device(const std::string& name) {
 
 GuidanceStack make_guidance_stack(const std::string& prompt, const PriorConfig& prior,
                                   const guidance::GuidanceConfig& guidance, const rank::RankerConfig& ranker,
-                                  at::Device device) {
+                                  at::Device device, const std::filesystem::path& run_dir) {
   GuidanceStack stack;
   stack.prior = make_prior(prior, device);
   stack.text = stack.prior->encode_prompt(prompt);
@@ -111,10 +124,12 @@ GuidanceStack make_guidance_stack(const std::string& prompt, const PriorConfig& 
     // An empty template target means: prefer what the prompt describes.
     auto options = ranker;
     if (options.target.empty()) options.target = prompt;
-    stack.ranker = make_ranker(options.name, options, *stack.prior);
-    if (!options.secondary.empty()) stack.secondary = make_ranker(options.secondary, options, *stack.prior);
+    const RankerContext context{prompt, run_dir};
+    stack.ranker = make_ranker(options.name, options, *stack.prior, context);
+    if (!options.secondary.empty()) stack.secondary = make_ranker(options.secondary, options, *stack.prior, context);
     stack.preference = std::make_unique<guidance::PairwisePreference>(
-        *stack.ranker, stack.secondary.get(), options.secondary_start, options.secondary_prob);
+        *stack.ranker, stack.secondary.get(), options.secondary_start, options.secondary_prob,
+        guidance::parse_combine(options.combine), options.secondary_weight);
   }
   stack.guidance = guidance::make_guidance(guidance, *stack.prior, stack.preference.get());
   return stack;

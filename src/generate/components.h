@@ -1,6 +1,7 @@
 // Name -> implementation registries for the pluggable parts the loops use. Adding a prior or
 // a ranker is one new file and one registration line in components.cpp.
 #pragma once
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,10 +19,18 @@ namespace dreamdpo::generate {
 std::unique_ptr<guidance::Prior> make_prior(const PriorConfig& config, at::Device device);
 std::vector<std::string> prior_names();
 
+// What a ranker may need besides its config: the prompt it will judge ('' = unknown), for an
+// early check of its questions, and the run folder ('' = none), where the LMM ranker caches
+// the questions it had written.
+struct RankerContext {
+  std::string prompt;
+  std::filesystem::path run_dir;
+};
+
 // `name` selects the ranker; its options come from `config` (e.g. the template target). Some
 // rankers are defined relative to the prior's world (the template ranker).
 std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::RankerConfig& config,
-                                          guidance::Prior& prior);
+                                          guidance::Prior& prior, const RankerContext& context = {});
 std::vector<std::string> ranker_names();
 
 // "cpu" or "cuda" -> a device; a clear error when CUDA is asked for but absent.
@@ -40,6 +49,6 @@ struct GuidanceStack {
 };
 GuidanceStack make_guidance_stack(const std::string& prompt, const PriorConfig& prior,
                                   const guidance::GuidanceConfig& guidance, const rank::RankerConfig& ranker,
-                                  at::Device device);
+                                  at::Device device, const std::filesystem::path& run_dir = {});
 
 }  // namespace dreamdpo::generate

@@ -68,7 +68,7 @@ class GenerateSession {
         config_(std::move(config)),
         dir_(std::move(dir)),
         device_(resolve_device(config_.device)),
-        stack_(make_guidance_stack(prompt_, config_.prior, config_.guidance, config_.ranker, device_)),
+        stack_(make_guidance_stack(prompt_, config_.prior, config_.guidance, config_.ranker, device_, dir_)),
         rng_(static_cast<uint64_t>(config_.seed)),
         adam_(config_.lr),
         densifier_(config_.densify, config_.gaussians.radius),

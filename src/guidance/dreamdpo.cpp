@@ -105,6 +105,7 @@ GuidanceResult DreamDpo::compute(const at::Tensor& z, const PromptConditioning& 
   stats.lose_fired = pair.lose_fired.to(at::kDouble).mean().item<double>();
   stats.grad_norm = result.grad.norm().item<double>();
   stats.secondary_used = preference.secondary_used;
+  stats.ranker_fallbacks = preference.fallbacks;
   return result;
 }
 

@@ -1,8 +1,10 @@
 #include "guidance/dreamdpo.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "guidance/sds.h"
+#include "test_helpers.h"
 
 namespace dreamdpo::guidance {
 namespace {
@@ -203,6 +205,57 @@ TEST(PairwisePreference, SecondRankerCombinesWithOrFromItsStartStep) {
 
   PairwisePreference never(primary, &secondary, 0, 0.0);
   EXPECT_FALSE(never.compare(images, images, "p", 9, rng).secondary_used);
+}
+
+// A ranker that is down: what the LMM ranker throws after its retries.
+class DownRanker : public rank::Ranker {
+ public:
+  std::string name() const override { return "down"; }
+  at::Tensor score(const at::Tensor&, const std::string&) override { throw rank::RankerUnavailable("no answer"); }
+};
+
+TEST(PairwisePreference, WeightedCombinationRanksBySumOfScores) {
+  FixedRanker primary({0.0f, 0.3f, 1.0f, 0.1f});
+  FixedRanker secondary({2.0f, 0.0f, 1.0f, 5.0f});
+  const auto images = at::zeros({2, 3, 1, 1});
+  core::Rng rng(0);
+  PairwisePreference weighted(primary, &secondary, 0, 1.0, Combine::kWeighted, 0.5);
+  const auto p = weighted.compare(images, images, "p", 0, rng);
+  // member 1: 0 + 0.5*2 = 1.0 vs member 2: 1 + 0.5*1 = 1.5 -> member 2; view 1: 0.3 vs 0.1 + 2.5 -> member 2.
+  EXPECT_TRUE(at::allclose(p.score1, at::tensor({1.0f, 0.3f})));
+  EXPECT_TRUE(at::allclose(p.score2, at::tensor({1.5f, 2.6f})));
+  EXPECT_FALSE(p.member1_wins[0].item<bool>());
+  EXPECT_FALSE(p.member1_wins[1].item<bool>());  // OR would have kept member 1 here
+  PairwisePreference heavier(primary, &secondary, 0, 1.0, Combine::kWeighted, 2.0);
+  EXPECT_TRUE(heavier.compare(images, images, "p", 0, rng).member1_wins[0].item<bool>());  // 4 vs 3
+  EXPECT_EQ(parse_combine("weighted"), Combine::kWeighted);
+  EXPECT_THAT(testing_helpers::error_of([] { parse_combine("and"); }), ::testing::HasSubstr("or | weighted"));
+}
+
+TEST(PairwisePreference, FailingRankerFallsBackToTheOtherAndIsCounted) {
+  FixedRanker primary({0.0f, 0.3f, 1.0f, 0.1f});
+  DownRanker down;
+  const auto images = at::zeros({2, 3, 1, 1});
+  core::Rng rng(0);
+  PairwisePreference second_down(primary, &down, 0, 1.0);
+  const auto p = second_down.compare(images, images, "p", 0, rng);
+  EXPECT_EQ(p.fallbacks, 1);
+  EXPECT_FALSE(p.secondary_used);
+  EXPECT_FALSE(p.member1_wins[0].item<bool>());  // the primary's verdict alone
+  EXPECT_TRUE(p.member1_wins[1].item<bool>());
+  // Not asked this step (before its start): no fallback either.
+  PairwisePreference later(primary, &down, 5, 1.0);
+  EXPECT_EQ(later.compare(images, images, "p", 0, rng).fallbacks, 0);
+
+  PairwisePreference first_down(down, &primary, 0, 0.0);  // the second stands in for the first
+  const auto q = first_down.compare(images, images, "p", 0, rng);
+  EXPECT_EQ(q.fallbacks, 1);
+  EXPECT_TRUE(q.secondary_used);
+  EXPECT_FLOAT_EQ(q.score2[0].item<float>(), 1.0f);
+  PairwisePreference alone(down);
+  const auto r = alone.compare(images, images, "p", 0, rng);  // a tie, not a stop
+  EXPECT_EQ(r.fallbacks, 1);
+  EXPECT_FLOAT_EQ((r.score1 - r.score2).abs().sum().item<float>(), 0.0f);
 }
 
 TEST(SurrogateLoss, BackpropagatesTheGuidanceGradientOverViews) {
