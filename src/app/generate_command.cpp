@@ -1,9 +1,9 @@
-#include <cctype>
 #include <filesystem>
 
 #include "app/commands.h"
 #include "app/config_options.h"
 #include "core/error.h"
+#include "core/strings.h"
 #include "generate/generate.h"
 
 namespace dreamdpo::app {
@@ -17,24 +17,9 @@ struct GenerateOptions {
   ConfigOptions config;
 };
 
-// "a red cube, on top!" -> "a-red-cube-on-top"
-std::string slug(const std::string& prompt) {
-  std::string out;
-  for (char c : prompt) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (!out.empty() && out.back() != '-') {
-      out.push_back('-');
-    }
-    if (out.size() >= 60) break;
-  }
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out.empty() ? "run" : out;
-}
-
 // out/<slug>, or out/<slug>-2, -3... when that folder already holds a run.
 fs::path default_output(const std::string& prompt) {
-  const fs::path base = fs::path("out") / slug(prompt);
+  const fs::path base = fs::path("out") / core::slug(prompt, 60, "run");
   fs::path candidate = base;
   for (int i = 2; fs::exists(candidate / "run.json"); ++i) candidate = base.string() + "-" + std::to_string(i);
   return candidate;

@@ -22,4 +22,9 @@ std::string join(const Range& items, const std::string& separator = ", ") {
   return join(items, [](const auto& item) -> const std::string& { return item; }, separator);
 }
 
+// A folder name from free text: "A red cube, on top!" -> "a-red-cube-on-top" (lower-case
+// letters and digits, runs of anything else as one '-'), at most max_length characters,
+// `fallback` when nothing is left.
+std::string slug(const std::string& text, size_t max_length, const std::string& fallback);
+
 }  // namespace dreamdpo::core

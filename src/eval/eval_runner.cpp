@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "core/strings.h"
 #include "eval/eval_report.h"
 #include "eval/ground_truth.h"
 #include "generate/checkpoint.h"
@@ -80,19 +81,6 @@ std::vector<Variant> read_sweep(const fs::path& path) {
 
 namespace {
 
-std::string slug(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (!out.empty() && out.back() != '-') {
-      out.push_back('-');
-    }
-  }
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out.empty() ? "prompt" : out.substr(0, 80);
-}
-
 std::string run_status(const fs::path& run) {
   if (!fs::exists(run / "run.json")) return "";
   try {
@@ -147,7 +135,7 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
     for (size_t m = 0; m < options.variants.size(); ++m) {
       const auto& variant = names[m];
       for (int64_t s = 0; s < options.seeds; ++s) {
-        const auto run = options.output_dir / "runs" / slug(prompt) / slug(variant) / ("seed_" + std::to_string(s));
+        const auto run = options.output_dir / "runs" / core::slug(prompt, 80, "prompt") / core::slug(variant, 80, "variant") / ("seed_" + std::to_string(s));
         auto config = variant_configs[m];
         config.seed += s;
         const auto start = std::chrono::steady_clock::now();

@@ -18,23 +18,17 @@
 namespace dreamdpo::generate {
 namespace fs = std::filesystem;
 
-namespace {
-
-// Exported renders look at the object from a fixed elevation at the middle of the training
-// distance and field-of-view ranges, so they show what training saw.
-camera::CameraBatch export_orbit(const GenerateConfig& config, int64_t views) {
+camera::CameraBatch export_cameras(const GenerateConfig& config, int64_t views) {
   const auto& c = config.camera;
   return camera::fixed_orbit(views, 15.0, 0.5 * (c.distance[0] + c.distance[1]), 0.5 * (c.fovy_deg[0] + c.fovy_deg[1]));
 }
-
-}  // namespace
 
 nlohmann::json write_assets(const fs::path& run_dir, const AssetInputs& in) {
   nlohmann::json written = nlohmann::json::object();
   const int64_t size = in.config.render.validation_size;
   std::vector<ReportImage> media;
 
-  const auto views = render_cloud_images(in.cloud, export_orbit(in.config, in.config.output.validation_views), size,
+  const auto views = render_cloud_images(in.cloud, export_cameras(in.config, in.config.output.validation_views), size,
                                          in.background);
   std::vector<at::Tensor> tiles;
   for (int64_t v = 0; v < views.size(0); ++v) tiles.push_back(views[v]);
@@ -44,9 +38,7 @@ nlohmann::json write_assets(const fs::path& run_dir, const AssetInputs& in) {
   media.push_back({"views", "image/png", views_png});
 
   // Turntable: a full turn at the validation size.
-  const auto& c = in.config.camera;
-  const auto turn = camera::fixed_orbit(in.config.output.turntable_frames, 15.0, 0.5 * (c.distance[0] + c.distance[1]),
-                                        0.5 * (c.fovy_deg[0] + c.fovy_deg[1]));
+  const auto turn = export_cameras(in.config, in.config.output.turntable_frames);
   const auto frames = render_cloud_images(in.cloud, turn, size, in.background);
   const auto turntable = exporters::write_turntable(run_dir / "turntable", frames,
                                                     static_cast<int>(in.config.output.turntable_fps));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "camera/camera.h"
 #include "core/metrics_table.h"
 #include "generate/generate_config.h"
 #include "scene/gaussians.h"
@@ -21,6 +22,11 @@ struct AssetInputs {
   at::Tensor background;  // [3] colour of exported renders
   const core::MetricsTable& metrics;
 };
+
+// The fixed cameras of validation renders, exports and turntables: evenly spaced at 15 degrees
+// elevation, at the middle of the training distance and field-of-view ranges, so they show
+// what training saw.
+camera::CameraBatch export_cameras(const GenerateConfig& config, int64_t views);
 
 // Writes every asset into `run_dir`; returns {"views": "views.png", ...} (paths relative to
 // run_dir) for run.json.

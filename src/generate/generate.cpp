@@ -157,7 +157,7 @@ class GenerateSession {
                      "dreamdpo generate --resume ", dir_.string());
       return result;
     }
-    const auto fixed = validation_cameras(config_.output.validation_views);
+    const auto fixed = export_cameras(config_, config_.output.validation_views);
     const auto views = render_cloud_images(cloud_, fixed, config_.render.validation_size, background_.fixed(1)[0]);
     nlohmann::json final_info = {{"gaussians", cloud_.size()}, {"steps_done", step_}};
     if (const auto nearest = nearest_template(*stack_.prior, views)) {
@@ -233,13 +233,8 @@ class GenerateSession {
     metrics_.add_row(row);
   }
 
-  camera::CameraBatch validation_cameras(int64_t views) const {
-    const auto& c = config_.camera;
-    return camera::fixed_orbit(views, 15.0, 0.5 * (c.distance[0] + c.distance[1]), 0.5 * (c.fovy_deg[0] + c.fovy_deg[1]));
-  }
-
   void write_validation() {
-    const auto images = render_cloud_images(cloud_, validation_cameras(config_.output.validation_views),
+    const auto images = render_cloud_images(cloud_, export_cameras(config_, config_.output.validation_views),
                                             config_.render.validation_size, background_.fixed(1)[0]);
     std::vector<at::Tensor> tiles;
     for (int64_t v = 0; v < images.size(0); ++v) tiles.push_back(images[v]);
