@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -37,11 +38,19 @@ const std::vector<std::string>& eval_metric_names() {
 std::vector<std::string> read_prompts(const fs::path& path) {
   std::istringstream in(core::read_file(path));
   std::vector<std::string> prompts;
+  // A repeated prompt (or two that differ only in case or punctuation) would share one run
+  // folder and count twice in the table.
+  std::map<std::string, int> line_of_folder;
+  int line_number = 0;
   for (std::string line; std::getline(in, line);) {
+    ++line_number;
     const auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
     const auto last = line.find_last_not_of(" \t\r");
     prompts.push_back(line.substr(first, last - first + 1));
+    const auto [it, fresh] = line_of_folder.emplace(core::slug(prompts.back(), 80, "prompt"), line_number);
+    check(fresh, path.string(), ":", line_number, ": '", prompts.back(), "' repeats the prompt of line ", it->second,
+          " (same run folder); remove one of them");
   }
   check(!prompts.empty(), path.string(), " holds no prompt (one per line; # starts a comment)");
   return prompts;

@@ -41,6 +41,9 @@ TEST(PromptSets, ReaderSkipsCommentsAndBlankLinesAndRejectsEmptyFiles) {
   const auto path = std::filesystem::temp_directory_path() / ("dreamdpo_prompts_" + std::to_string(getpid()));
   core::write_file_atomic(path, "# a comment\n\n  a red cube  \r\nblue\n");
   EXPECT_EQ(read_prompts(path), (std::vector<std::string>{"a red cube", "blue"}));
+  core::write_file_atomic(path, "a red cube\nblue\nA red cube!\n");
+  EXPECT_THAT(testing_helpers::error_of([&] { read_prompts(path); }),
+              ::testing::HasSubstr(":3: 'A red cube!' repeats the prompt of line 1"));
   core::write_file_atomic(path, "# nothing\n\n");
   EXPECT_THAT(testing_helpers::error_of([&] { read_prompts(path); }), ::testing::HasSubstr("holds no prompt"));
   std::filesystem::remove(path);
