@@ -21,6 +21,7 @@ struct EvalCommandOptions {
   int64_t seeds = 1;
   int64_t views = 8;
   int64_t size = 64;
+  std::string scorers;
   ConfigOptions config;
 };
 
@@ -47,6 +48,9 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--seeds", options->seeds, "seeds per prompt and method")->capture_default_str();
   command->add_option("--views", options->views, "evaluation cameras")->capture_default_str();
   command->add_option("--size", options->size, "evaluation render size")->capture_default_str();
+  command->add_option("--scorers", options->scorers,
+                      "comma-separated rankers that add a score column each, e.g. hpsv2,imagereward "
+                      "(their files from the ranker.* settings)");
   options->config.add_to(*command, "builtin");
   command->callback([options] {
     check(!options->config.method, "eval runs every method of --methods; drop --method");
@@ -63,7 +67,16 @@ void add_eval_command(CLI::App& app) {
     core::read_config(base, config);
     const auto device = generate::resolve_device(config.device);
     const auto scorers = eval::load_builtin_scorers(device);
-    const auto summary = eval::run_eval(eval_options, base, {scorers.reward.get(), scorers.judge.get()});
+    eval::EvalScorers eval_scorers{scorers.reward.get(), scorers.judge.get()};
+    // Extra scorers are built before any run, so a missing checkpoint stops the eval at once.
+    std::unique_ptr<guidance::Prior> prior;
+    std::vector<std::unique_ptr<rank::Ranker>> extra;
+    for (const auto& name : split_list(options->scorers)) {
+      if (!prior) prior = generate::make_prior(config.prior, device);
+      extra.push_back(generate::make_ranker(name, config.ranker, *prior));
+      eval_scorers.extra.push_back({name, extra.back().get()});
+    }
+    const auto summary = eval::run_eval(eval_options, base, eval_scorers);
     std::printf("%s\n%s\n", summary.table_markdown.c_str(), summary.html.c_str());
   });
 }

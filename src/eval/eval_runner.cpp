@@ -1,6 +1,7 @@
 #include "eval/eval_runner.h"
 
 #include <ATen/core/grad_mode.h>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -32,6 +33,16 @@ namespace fs = std::filesystem;
 const std::vector<std::string>& eval_metric_names() {
   static const std::vector<std::string> names = {"judge_recognised", "judge_margin",  "reward",
                                                  "silhouette_iou",   "colour_error",  "colour_correct"};
+  return names;
+}
+
+std::vector<std::string> eval_metric_names(const EvalScorers& scorers) {
+  auto names = eval_metric_names();
+  for (const auto& scorer : scorers.extra) {
+    check(std::find(names.begin(), names.end(), scorer.name) == names.end(), "eval: scorer '", scorer.name,
+          "' given twice or named like a built-in column");
+    names.push_back(scorer.name);
+  }
   return names;
 }
 
@@ -131,6 +142,7 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
     names.push_back(variant.name);
     variant_configs.push_back(config);
   }
+  const auto metric_names = eval_metric_names(scorers);
   core::ensure_writable_directory(options.output_dir);
 
   const auto cams = camera::fixed_orbit(options.views, 15.0, 2.75, 45.0);
@@ -174,7 +186,7 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
           alpha = out.alpha.cpu();
         }
         std::map<std::string, double> metric;
-        for (const auto& name : eval_metric_names()) metric[name] = NAN;
+        for (const auto& name : metric_names) metric[name] = NAN;
         // A scorer that cannot read the prompt (a word outside its vocabulary) leaves its
         // columns empty for that prompt; the eval goes on.
         auto scored = [&](const char* what, const std::function<void()>& score) {
@@ -188,6 +200,10 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
         };
         if (scorers.reward != nullptr) {
           scored("reward", [&] { metric["reward"] = scorers.reward->score(rgb, prompt).mean().item<double>(); });
+        }
+        for (const auto& extra : scorers.extra) {
+          scored(extra.name.c_str(),
+                 [&] { metric[extra.name] = extra.ranker->score(rgb, prompt).mean().item<double>(); });
         }
         std::optional<shapeworld::SceneSpec> spec;
         try {
@@ -220,16 +236,16 @@ EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, 
         ++summary.runs;
         progress.update(summary.runs, prompt + " / " + variant);
         // The table is rewritten after every run, so an interrupted eval still leaves one.
-        write_results_csv(options.output_dir / "results.csv", records, eval_metric_names());
+        write_results_csv(options.output_dir / "results.csv", records, metric_names);
       }
     }
   }
   progress.finish();
   summary.results_csv = options.output_dir / "results.csv";
-  const auto tables = write_eval_tables(options.output_dir, records, names, eval_metric_names());
+  const auto tables = write_eval_tables(options.output_dir, records, names, metric_names);
   summary.table_markdown = tables.markdown;
   summary.table_csv = tables.csv;
-  summary.html = write_eval_html(options.output_dir, records, names, eval_metric_names());
+  summary.html = write_eval_html(options.output_dir, records, names, metric_names);
   core::log_info("eval: ", summary.runs, " runs (", summary.generated, " generated, ", summary.reused,
                  " reused) -> ", summary.table_markdown.string());
   return summary;

@@ -39,6 +39,13 @@ struct EvalScorers {
   rank::Ranker* reward = nullptr;
   rank::Ranker* judge = nullptr;
   int negatives = 8;  // hard-negative captions the judge must rank below the prompt
+  // Further rankers (e.g. hpsv2, imagereward with real checkpoints): one column each, named
+  // after the ranker, holding its mean score over the evaluation views.
+  struct Named {
+    std::string name;
+    rank::Ranker* ranker;
+  };
+  std::vector<Named> extra;
 };
 
 struct EvalSummary {
@@ -53,7 +60,8 @@ std::vector<std::string> read_prompts(const std::filesystem::path& path);
 // each run applies its variant's overrides and seed = base seed + seed index.
 EvalSummary run_eval(const EvalOptions& options, const YAML::Node& base_config, const EvalScorers& scorers);
 
-// The metric columns of results.csv, in order.
+// The metric columns of results.csv, in order: the built-in ones, then one per extra scorer.
 const std::vector<std::string>& eval_metric_names();
+std::vector<std::string> eval_metric_names(const EvalScorers& scorers);
 
 }  // namespace dreamdpo::eval

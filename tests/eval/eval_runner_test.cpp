@@ -62,10 +62,27 @@ TEST(EvalRunner, TinyEvalEndToEndAndResumable) {
   EXPECT_THAT(csv, HasSubstr("a blue square,dreamdpo,0,"));
   EXPECT_THAT(core::read_file(summary.table_markdown), HasSubstr("| dreamdpo − sds (paired) |"));
   EXPECT_THAT(core::read_file(summary.html), HasSubstr("runs/a-red-circle/dreamdpo/seed_0/turntable"));
-  // Resumable: nothing is generated again.
-  summary = run_eval(options, base, {});
+  // Resumable: nothing is generated again. An extra scorer (as --scorers hpsv2 adds) gets a
+  // column of its own, filled for the reused runs too.
+  struct ConstantRanker : rank::Ranker {
+    std::string name() const override { return "constant"; }
+    at::Tensor score(const at::Tensor& images, const std::string&) override {
+      return at::full({images.size(0)}, 0.25);
+    }
+  } constant;
+  EvalScorers with_extra;
+  with_extra.extra.push_back({"constant", &constant});
+  summary = run_eval(options, base, with_extra);
   EXPECT_EQ(summary.generated, 0);
   EXPECT_EQ(summary.reused, 4);
+  const auto rescored = core::read_file(summary.results_csv);
+  EXPECT_THAT(rescored.substr(0, rescored.find('\n')), ::testing::EndsWith(",colour_correct,constant"));
+  EXPECT_THAT(rescored, HasSubstr(",0.25\n"));
+  EXPECT_THAT(core::read_file(summary.table_markdown), HasSubstr("| constant |"));
+  // A scorer named like a built-in column is refused before anything runs.
+  with_extra.extra.push_back({"reward", &constant});
+  EXPECT_THAT(testing_helpers::error_of([&] { run_eval(options, base, with_extra); }),
+              HasSubstr("scorer 'reward' given twice or named like a built-in column"));
   fs::remove_all(dir);
 }
 
