@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "core/safetensors.h"
 #include "models/module_io.h"
@@ -131,6 +132,31 @@ TEST(SdVae, LdmNamesMapOntoDiffusersNames) {
             "encoder.mid_block.attentions.0.to_out.0.bias");
   sd::AutoencoderKL vae(small_config());
   dreamdpo::models::load_state(*vae, mapped, "ldm fixture");  // strict: nothing missing or left over
+}
+
+// Key-name coverage at full scale: every first_stage_model tensor of the official SD 2.1 /
+// MVDream files (names and shapes from the reference module tree, make_ldm_vae_names.py) maps
+// onto our AutoencoderKL with SD's default config, nothing missing or left over.
+TEST(SdVae, OfficialLdmNamesCoverOurSdVae) {
+  std::ifstream in(fixture_dir() / "ldm_sd21_first_stage_names.txt");
+  ASSERT_TRUE(in.good());
+  std::map<std::string, at::Tensor> ldm;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto tab = line.find('\t');
+    std::vector<std::int64_t> shape;
+    std::stringstream dims(line.substr(tab + 1));
+    for (std::string d; std::getline(dims, d, ',');) shape.push_back(std::stoll(d));
+    ldm[line.substr(0, tab)] = at::zeros({1}).expand(shape);  // shapes only: no memory
+  }
+  ASSERT_EQ(ldm.size(), 248u);
+  ldm["model.diffusion_model.out.0.weight"] = at::zeros({1});  // other parts of the file are ignored
+  const auto mapped = sd::ldm_vae_to_diffusers(ldm);
+  sd::AutoencoderKL vae;  // SD defaults: 128, 256, 512, 512; 2 resnets per level
+  std::map<std::string, std::vector<std::int64_t>> ours, theirs;
+  for (const auto& item : vae->named_parameters()) ours[item.key()] = item.value().sizes().vec();
+  for (const auto& [name, t] : mapped) theirs[name] = t.sizes().vec();
+  EXPECT_EQ(ours, theirs);
 }
 
 TEST(SdVae, StrictLoadNamesWhatIsWrong) {
