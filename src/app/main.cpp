@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   dreamdpo::app::add_eval_command(app);
   dreamdpo::app::add_train_builtin_command(app);
   dreamdpo::app::add_score_command(app);
+  dreamdpo::app::add_models_command(app);
+  dreamdpo::app::add_convert_command(app);
 
   try {
     app.parse(argc, argv);
