@@ -3,6 +3,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -42,6 +43,12 @@ inline double max_rel_error(const at::Tensor& a, const at::Tensor& b) {
   EXPECT_EQ(a.sizes(), b.sizes());
   const auto aa = a.to(at::kDouble), bb = b.to(at::kDouble);
   return ((aa - bb).abs().max() / bb.abs().max().clamp_min(1e-30)).item<double>();
+}
+
+inline std::string sci(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3e", v);
+  return text;
 }
 
 }  // namespace dreamdpo::testing_helpers

@@ -42,7 +42,7 @@ TEST(BlipImageReward, PreprocessingEqualsDreamDposPilPath) {
                                   f.at("expected.pixel_values_small"));
   EXPECT_LE(down, 1e-6);
   EXPECT_LE(up, 1e-6);
-  RecordProperty("max_rel_error", std::to_string(std::max(down, up)));
+  RecordProperty("max_rel_error", testing_helpers::sci(std::max(down, up)));
 }
 
 TEST(BlipImageReward, MatchesReferenceEndToEnd) {
@@ -60,7 +60,7 @@ TEST(BlipImageReward, MatchesReferenceEndToEnd) {
   const double reward_err = max_rel_error(model.normalise(raw), f.at("expected.reward").squeeze(-1));
   EXPECT_LE(raw_err, 1e-4);
   EXPECT_LE(reward_err, 1e-4);
-  RecordProperty("max_rel_error", std::to_string(std::max(raw_err, reward_err)));
+  RecordProperty("max_rel_error", testing_helpers::sci(std::max(raw_err, reward_err)));
   // One prompt for a batch of images (ids [1,L]) gives the per-image scores.
   const auto one = model.raw_score(pixels, f.at("input.input_ids").slice(0, 1, 2), f.at("input.attention_mask").slice(0, 1, 2));
   EXPECT_NEAR(one[1].item<float>(), raw[1].item<float>(), 1e-5);

@@ -43,7 +43,7 @@ TEST(BlipTextEncoder, MatchesReferencePerBlockAndEndToEnd) {
   const auto out = bert.forward(ids, mask, image);
   const double err = max_rel_error(out, f.at("expected.last_hidden_state"));
   EXPECT_LE(err, 1e-4);
-  RecordProperty("max_rel_error", std::to_string(err));
+  RecordProperty("max_rel_error", testing_helpers::sci(err));
   // Padding matters: without the mask the padded sequence's outputs change.
   EXPECT_GT(max_rel_error(bert.forward(ids, at::ones_like(mask), image), out), 1e-3);
 }

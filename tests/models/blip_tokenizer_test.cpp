@@ -64,7 +64,9 @@ TEST(BlipTokenizer, WordPieceSpecialTokensPaddingAndTruncation) {
   EXPECT_THAT(t.tokenize("Unbelievable RED cube!"), ElementsAre("un", "##believ", "##able", "red", "cube", "!"));
   EXPECT_THAT(t.tokenize("blue 12 猫"), ElementsAre("[UNK]", "1", "##2", "猫"));
   EXPECT_THAT(t.tokenize(std::string(101, 'a')), ElementsAre("[UNK]"));  // > 100 chars per word
-  EXPECT_THAT(t.tokenize("a[ENC]cube [enc]"), ElementsAre("a", "[ENC]", "cube", "[", "[UNK]", "]"));
+  // Special tokens match verbatim, case-sensitively ("[enc]" is three unknown pieces here).
+  EXPECT_THAT(t.tokenize("a[ENC]cube [enc]"), ElementsAre("a", "[ENC]", "cube", "[UNK]", "[UNK]", "[UNK]"));
+  EXPECT_EQ(t.ids("[DEC][ENC]"), (std::vector<int64_t>{17, 18}));
   const auto e = t.encode("a red cube", 6);
   EXPECT_TRUE(at::equal(e.input_ids, at::tensor({2, 5, 6, 7, 3, 0}, at::kLong).view({1, 6})));
   EXPECT_TRUE(at::equal(e.attention_mask, at::tensor({1, 1, 1, 1, 1, 0}, at::kLong).view({1, 6})));

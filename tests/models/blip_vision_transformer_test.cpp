@@ -41,7 +41,7 @@ TEST(BlipVisionTransformer, MatchesReferencePerBlockAndEndToEnd) {
   EXPECT_LE(max_rel_error(vit.norm->forward(x), f.at("expected.norm")), 1e-4);
   const double err = max_rel_error(vit.forward(pixels), f.at("expected.image_embeds"));
   EXPECT_LE(err, 1e-4);
-  RecordProperty("max_rel_error", std::to_string(err));
+  RecordProperty("max_rel_error", testing_helpers::sci(err));
 }
 
 TEST(BlipVisionTransformer, DefaultsAreViTLarge16At224) {
