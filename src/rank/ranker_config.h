@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "rank/imagereward_config.h"
 #include "rank/lmm/lmm_config.h"
 
 namespace dreamdpo::rank {
@@ -21,6 +22,7 @@ struct RankerConfig {
   std::string target = "";               // template: caption of the preferred component ('' = the prompt)
   std::vector<double> colour = {1, 0, 0};  // colour: preferred RGB in [0,1]
   LmmConfig lmm;                           // lmm: endpoint, model, questions
+  ImageRewardConfig imagereward;           // imagereward: checkpoint, med_config.json, vocab.txt
 
   template <class V>
   void visit(V& v) {
@@ -33,6 +35,7 @@ struct RankerConfig {
     v("target", target, "template ranker: caption of the preferred template ('' = the prompt)");
     v("colour", colour, "colour ranker: preferred RGB in [0,1]");
     v("lmm", lmm);
+    v("imagereward", imagereward);
   }
   void validate(const std::string& path) const {
     check(secondary_start >= 0, core::key_path(path, "secondary_start"), " must be >= 0");
