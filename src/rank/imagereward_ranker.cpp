@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "core/safetensors.h"
+#include "models/checkpoint/state_dict_file.h"
 #include "models/blip/image_reward_preprocess.h"
 #include "rank/validate_images.h"
 
@@ -16,16 +16,6 @@ namespace fs = std::filesystem;
 using models::blip::BlipVisionConfig;
 
 namespace {
-
-// Until models::read_state_dict (PyTorch zip checkpoints) lands on main, only .safetensors is
-// read here; a .pt gives an error that says how to convert it.
-std::map<std::string, at::Tensor> read_weights(const fs::path& path) {
-  const auto ext = path.extension().string();
-  check(ext == ".safetensors", "cannot read ", path.string(), ": this build reads ImageReward weights as .safetensors "
-        "only; convert ImageReward.pt once (dreamdpo convert ImageReward.pt ImageReward.safetensors, or in Python: "
-        "safetensors.torch.save_file(torch.load('ImageReward.pt'), 'ImageReward.safetensors'))");
-  return core::read_safetensors(path).tensors;
-}
 
 const at::Tensor& tensor_of(const std::map<std::string, at::Tensor>& tensors, const std::string& name,
                             int64_t dims, const std::string& origin) {
@@ -75,7 +65,7 @@ ImageRewardRanker::ImageRewardRanker(const ImageRewardConfig& config) {
   check(tokenizer_->vocab_size() <= model_config.text.vocab_size, config.vocab, " holds ",
         tokenizer_->vocab_size(), " tokens with [DEC] and [ENC], more than med_config.json's vocab_size ",
         model_config.text.vocab_size, ": the vocabulary does not belong to this model");
-  auto tensors = read_weights(config.checkpoint);
+  auto tensors = models::checkpoint::read_state_dict(config.checkpoint);
   model_config.vision = vision_config_from_state(tensors, config.vision_heads, config.checkpoint);
   model_ = std::make_shared<models::blip::ImageRewardModel>(model_config);
   models::blip::load_image_reward_state(*model_, std::move(tensors), config.checkpoint);

@@ -76,8 +76,8 @@ TEST_F(ImageRewardRankerTest, BadFilesFailBeforeAnyWork) {
   EXPECT_THAT(error_of([&] { ImageRewardRanker r(c); }), HasSubstr("ranker.imagereward.vocab: no such file"));
   c = config_;
   c.checkpoint = (dir_ / "ImageReward.pt").string();
-  std::ofstream(c.checkpoint) << "PK";
-  EXPECT_THAT(error_of([&] { ImageRewardRanker r(c); }), HasSubstr("convert ImageReward.pt"));
+  std::ofstream(c.checkpoint) << "PK";  // a damaged PyTorch zip: the reader's error names the file
+  EXPECT_THAT(error_of([&] { ImageRewardRanker r(c); }), HasSubstr("ImageReward.pt"));
   c = config_;
   c.checkpoint = (dir_ / "hps.safetensors").string();
   core::write_safetensors(c.checkpoint, {{"visual.conv1.weight", at::zeros({2, 3, 4, 4})}});
