@@ -9,6 +9,7 @@
 #include "guidance/priors/gaussian_mixture_prior.h"
 #include "rank/builtin_ranker.h"
 #include "rank/colour_ranker.h"
+#include "rank/hpsv2_ranker.h"
 #include "rank/lmm/lmm_ranker.h"
 #include "rank/template_ranker.h"
 
@@ -72,6 +73,9 @@ const std::map<std::string, RankerFactory>& ranker_registry() {
       {"template", make_template_ranker},
       {"colour", make_colour_ranker},
       {"lmm", make_lmm_ranker},
+      {"hpsv2", [](const rank::RankerConfig& config, guidance::Prior&, const RankerContext&) {
+         return std::make_unique<rank::Hpsv2Ranker>(config.hpsv2);
+       }},
       {"builtin", [](const rank::RankerConfig&, guidance::Prior&, const RankerContext&) {
          return std::make_unique<rank::BuiltinRanker>();
        }},

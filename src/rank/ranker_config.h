@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "rank/hpsv2_config.h"
 #include "rank/lmm/lmm_config.h"
 
 namespace dreamdpo::rank {
@@ -21,6 +22,7 @@ struct RankerConfig {
   std::string target = "";               // template: caption of the preferred component ('' = the prompt)
   std::vector<double> colour = {1, 0, 0};  // colour: preferred RGB in [0,1]
   LmmConfig lmm;                           // lmm: endpoint, model, questions
+  Hpsv2Config hpsv2;                       // hpsv2: checkpoint, tokenizer, model config
 
   template <class V>
   void visit(V& v) {
@@ -33,6 +35,7 @@ struct RankerConfig {
     v("target", target, "template ranker: caption of the preferred template ('' = the prompt)");
     v("colour", colour, "colour ranker: preferred RGB in [0,1]");
     v("lmm", lmm);
+    v("hpsv2", hpsv2);
   }
   void validate(const std::string& path) const {
     check(secondary_start >= 0, core::key_path(path, "secondary_start"), " must be >= 0");
