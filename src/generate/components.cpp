@@ -10,6 +10,7 @@
 #include "rank/builtin_ranker.h"
 #include "rank/colour_ranker.h"
 #include "rank/imagereward_ranker.h"
+#include "rank/hpsv2_ranker.h"
 #include "rank/lmm/lmm_ranker.h"
 #include "rank/template_ranker.h"
 
@@ -75,6 +76,9 @@ const std::map<std::string, RankerFactory>& ranker_registry() {
       {"lmm", make_lmm_ranker},
       {"imagereward", [](const rank::RankerConfig& config, guidance::Prior&, const RankerContext&) {
          return std::make_unique<rank::ImageRewardRanker>(config.imagereward);
+       }},
+      {"hpsv2", [](const rank::RankerConfig& config, guidance::Prior&, const RankerContext&) {
+         return std::make_unique<rank::Hpsv2Ranker>(config.hpsv2);
        }},
       {"builtin", [](const rank::RankerConfig&, guidance::Prior&, const RankerContext&) {
          return std::make_unique<rank::BuiltinRanker>();

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "rank/imagereward_config.h"
+#include "rank/hpsv2_config.h"
 #include "rank/lmm/lmm_config.h"
 
 namespace dreamdpo::rank {
@@ -23,6 +24,7 @@ struct RankerConfig {
   std::vector<double> colour = {1, 0, 0};  // colour: preferred RGB in [0,1]
   LmmConfig lmm;                           // lmm: endpoint, model, questions
   ImageRewardConfig imagereward;           // imagereward: checkpoint, med_config.json, vocab.txt
+  Hpsv2Config hpsv2;                       // hpsv2: checkpoint, tokenizer, model config
 
   template <class V>
   void visit(V& v) {
@@ -36,6 +38,7 @@ struct RankerConfig {
     v("colour", colour, "colour ranker: preferred RGB in [0,1]");
     v("lmm", lmm);
     v("imagereward", imagereward);
+    v("hpsv2", hpsv2);
   }
   void validate(const std::string& path) const {
     check(secondary_start >= 0, core::key_path(path, "secondary_start"), " must be >= 0");
