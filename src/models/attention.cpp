@@ -16,7 +16,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
         " and value ", v.sizes(), " do not fit together");
   check(!mask.defined() || mask.scalar_type() == at::kBool, "attention mask must be bool (true = attend)");
 #if TORCH_VERSION_MAJOR >= 2
-  return at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt);
+  return mask.defined() ? at::scaled_dot_product_attention(q, k, v, mask) : at::scaled_dot_product_attention(q, k, v);
 #else
   // Scores and softmax in float32 for half-precision inputs (the references upcast them too).
   const bool low_precision = q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16;
