@@ -4,10 +4,15 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace dreamdpo::models::blip {
 
 namespace {
+
+using core::append_utf8;
+using core::decode_utf8;
+using core::encode_utf8;
 
 struct CharRange {
   char32_t first, last;
@@ -55,52 +60,6 @@ bool is_cjk(char32_t c) {
 }
 // What Python's str.split() still splits on after cleaning (which turned the rest into ' ').
 bool splits_words(char32_t c) { return c == ' ' || c == 0x2028 || c == 0x2029; }
-
-std::u32string decode_utf8(const std::string& text) {
-  std::u32string out;
-  out.reserve(text.size());
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char b = s[i];
-    int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    check(len > 0 && i + len <= n, "the prompt is not valid UTF-8 (byte ", i, ")");
-    char32_t c = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-    for (int k = 1; k < len; ++k) {
-      check((s[i + k] & 0xC0) == 0x80, "the prompt is not valid UTF-8 (byte ", i + k, ")");
-      c = (c << 6) | (s[i + k] & 0x3F);
-    }
-    const bool overlong = (len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000);
-    check(!overlong && c <= 0x10FFFF && !(c >= 0xD800 && c < 0xE000), "the prompt is not valid UTF-8 (byte ", i, ")");
-    out.push_back(c);
-    i += len;
-  }
-  return out;
-}
-
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
-std::string encode_utf8(const std::u32string& text) {
-  std::string out;
-  for (char32_t c : text) append_utf8(c, out);
-  return out;
-}
 
 // str.lower() of one code point (context-free: a word-final capital sigma becomes σ, not ς).
 void append_lower(char32_t c, std::u32string& out) {

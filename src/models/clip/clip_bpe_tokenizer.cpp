@@ -10,10 +10,15 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace dreamdpo::models::clip {
 
 namespace {
+
+using core::append_utf8;
+using core::decode_utf8;
+using core::encode_utf8;
 
 struct CodeRange {
   char32_t first, last;
@@ -42,56 +47,6 @@ const CodeMapping* find_mapping(const CodeMapping (&table)[N], char32_t c) {
 bool is_letter(char32_t c) { return in_ranges(kLetterRanges, c); }
 bool is_number(char32_t c) { return in_ranges(kNumberRanges, c); }
 bool is_space(char32_t c) { return in_ranges(kSpaceRanges, c); }
-
-// UTF-8 -> code points; an invalid byte becomes U+FFFD (Python would refuse such a str anyway).
-std::u32string decode_utf8(const std::string& text) {
-  std::u32string out;
-  out.reserve(text.size());
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char b = s[i];
-    int len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    char32_t c = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-    bool ok = len > 0 && i + len <= n;
-    for (int k = 1; ok && k < len; ++k) {
-      ok = (s[i + k] & 0xC0) == 0x80;
-      c = (c << 6) | (s[i + k] & 0x3F);
-    }
-    if (!ok) {
-      out.push_back(0xFFFD);
-      ++i;
-      continue;
-    }
-    out.push_back(c);
-    i += len;
-  }
-  return out;
-}
-
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
-
-std::string encode_utf8(const std::u32string& text) {
-  std::string out;
-  for (char32_t c : text) append_utf8(out, c);
-  return out;
-}
 
 // One pass of HTML character-reference decoding (Python's html.unescape for numeric references
 // and the common named ones).
