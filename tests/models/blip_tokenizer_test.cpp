@@ -75,6 +75,18 @@ TEST(BlipTokenizer, WordPieceSpecialTokensPaddingAndTruncation) {
   EXPECT_EQ(t.encode("", 35).attention_mask.sum().item<int64_t>(), 2);
 }
 
+TEST(BlipTokenizer, MissingMaskIsAddedBeforeDecAndEnc) {
+  // from_pretrained's sanitize_special_tokens adds [MASK] (id len(vocab)) before init_tokenizer adds
+  // [DEC] and [ENC]; ids checked against the reference classes (make_imagereward_fixtures.py).
+  const BertWordPieceTokenizer t({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "red"}, "no-mask");
+  EXPECT_EQ(t.id_of("[MASK]"), 6);
+  EXPECT_EQ(t.bos_id(), 7);
+  EXPECT_EQ(t.enc_token_id(), 8);
+  EXPECT_EQ(t.vocab_size(), 9);
+  const auto e = t.encode("a [MASK] red", 8);
+  EXPECT_TRUE(at::equal(e.input_ids, at::tensor({2, 4, 6, 5, 3, 0, 0, 0}, at::kLong).view({1, 8})));
+}
+
 TEST(BlipTokenizer, VocabularyErrorsNameTheFile) {
   EXPECT_THAT(error_of([] { BertWordPieceTokenizer::from_file("/nonexistent/vocab.txt"); }),
               HasSubstr("cannot read the BERT vocabulary /nonexistent/vocab.txt"));

@@ -164,8 +164,10 @@ BertWordPieceTokenizer::BertWordPieceTokenizer(std::vector<std::string> vocab, c
   unk_id_ = token_to_id_.at("[UNK]");
   cls_id_ = token_to_id_.at("[CLS]");
   sep_id_ = token_to_id_.at("[SEP]");
-  // blip.py init_tokenizer: add_special_tokens({'bos_token':'[DEC]'}), then '[ENC]'; a new token
-  // gets the next id after the vocabulary (len(tokenizer)).
+  // BertTokenizer.from_pretrained ends with sanitize_special_tokens(): a special token missing from
+  // the vocabulary ([MASK] is the only one not required above) is added with the next id
+  // (len(tokenizer)). Then blip.py init_tokenizer: add_special_tokens({'bos_token':'[DEC]'}), then
+  // '[ENC]', each a new token with the next id.
   auto add = [&](const std::string& token) {
     const auto it = token_to_id_.find(token);
     if (it != token_to_id_.end()) return it->second;
@@ -175,10 +177,10 @@ BertWordPieceTokenizer::BertWordPieceTokenizer(std::vector<std::string> vocab, c
     id_to_token_[id] = token;
     return id;
   };
+  add("[MASK]");
   bos_id_ = add("[DEC]");
   enc_id_ = add("[ENC]");
-  specials_ = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[DEC]", "[ENC]"};
-  if (token_to_id_.count("[MASK]")) specials_.push_back("[MASK]");
+  specials_ = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "[ENC]"};
   std::sort(specials_.begin(), specials_.end(),
             [](const std::string& a, const std::string& b) { return a.size() != b.size() ? a.size() > b.size() : a < b; });
 }

@@ -32,7 +32,8 @@ class BertWordPieceTokenizer {
   TokenizedText encode(const std::string& text, int64_t max_length = 35) const;
 
   int64_t id_of(const std::string& token) const;  // throws for a token outside the vocabulary
-  int64_t vocab_size() const { return static_cast<int64_t>(id_to_token_.size()); }  // with [DEC], [ENC]
+  // With [DEC] and [ENC] (and [MASK] where the file lacks it).
+  int64_t vocab_size() const { return static_cast<int64_t>(id_to_token_.size()); }
   int64_t pad_id() const { return pad_id_; }
   int64_t cls_id() const { return cls_id_; }
   int64_t sep_id() const { return sep_id_; }
