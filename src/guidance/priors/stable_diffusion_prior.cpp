@@ -168,8 +168,9 @@ StableDiffusionPrior::StableDiffusionPrior(const StableDiffusionPriorOptions& op
   const auto description = ckpt::describe_checkpoint(tensors);
   using K = ckpt::CheckpointKind;
   const bool ldm = description.kind == K::kLdmMvdream || description.kind == K::kLdmStableDiffusion;
-  check(ldm || description.kind == K::kDiffusersPipeline, origin, " is a ", description.kind_name, ", not a ", what,
-        " (expected an ldm single file or a diffusers pipeline folder with unet/ vae/ text_encoder/)");
+  check(ldm || description.kind == K::kDiffusersPipeline, origin, " is ",
+        description.kind == K::kUnknown ? std::string("in no layout we know") : "a " + description.kind_name, ", not ",
+        what, " (expected an ldm single file or a diffusers pipeline folder with unet/ vae/ text_encoder/)");
   layout_ = ldm ? "ldm single file" : "diffusers folder";
   const bool has_camera = ldm ? description.kind == K::kLdmMvdream : any_under(tensors, "unet.camera_embedding.");
   if (options_.name == "mvdream") {
