@@ -43,7 +43,9 @@ guidance::StableDiffusionArchitecture tiny_architecture() {
   a.unet.layers_per_block = 1;
   a.unet.attention_heads = {2, 2};
   a.unet.cross_attention_dim = 32;
-  a.unet.norm_num_groups = 32;
+  // 8 groups of 4 channels: with one channel per group, GroupNorm would erase the per-channel
+  // time + camera embedding and the cameras could not matter.
+  a.unet.norm_num_groups = 8;
   a.vae.block_out_channels = {16, 32};
   a.vae.layers_per_block = 1;
   a.vae.norm_num_groups = 8;
@@ -56,7 +58,7 @@ guidance::StableDiffusionArchitecture tiny_architecture() {
 const char* kTinyJson = R"({
   "num_frames": 4,
   "unet": {"block_out_channels": [32, 32], "cross_attention": [true, false], "layers_per_block": 1,
-           "attention_heads": [2, 2], "cross_attention_dim": 32, "norm_num_groups": 32},
+           "attention_heads": [2, 2], "cross_attention_dim": 32, "norm_num_groups": 8},
   "vae": {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 8},
   "text": {"width": 32, "heads": 2, "layers": 3}
 })";
@@ -167,7 +169,7 @@ TEST(MvdreamCamera, MatchesAHandComputedCase) {
 }
 
 TEST_F(StableDiffusionPriorTest, LdmFileAndDiffusersFolderGiveTheSamePredictions) {
-  const TinyStack stack(7);
+  TinyStack stack(7);
   guidance::StableDiffusionPrior from_ldm(options_for(stack.write_ldm(dir_ / "tiny.safetensors"), kBpe), at::kCPU);
   guidance::StableDiffusionPrior from_folder(options_for(stack.write_folder(dir_ / "pipe"), kBpe), at::kCPU);
   EXPECT_EQ(from_ldm.source_layout(), "ldm single file");
@@ -201,7 +203,7 @@ TEST_F(StableDiffusionPriorTest, LdmFileAndDiffusersFolderGiveTheSamePredictions
   EXPECT_TRUE(at::allclose(eps, direct, 1e-5, 1e-5));
   // The cameras matter.
   const auto turned = from_ldm.predict_noise(z_t, t, embedding, camera::fixed_orbit(4, 15.0, 2.5, 40.0, 33.0));
-  EXPECT_GT((turned - eps).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((turned - eps).abs().max().item<double>(), 1e-3 * eps.abs().max().item<double>());
 
   // decode(encode(x)) has the image shape and range; a pipeline's tokenizer/ is found by itself.
   const auto images = at::rand({4, 3, 32, 32});  // resized to 16

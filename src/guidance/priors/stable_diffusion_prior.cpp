@@ -247,14 +247,14 @@ at::Tensor StableDiffusionPrior::predict_noise(const at::Tensor& z_t, const at::
         n, " is not a multiple of ", frames, " (set camera.n_view=", frames, ")");
   check(embedding.dim() == 3 && embedding.size(0) == n, options_.name, " prior: expected embedding [", n,
         ",77,width] from encode_prompt, got ", embedding.sizes());
-  at::Tensor camera;
+  at::Tensor camera_input;
   if (arch.unet.camera_dim > 0) {
     check(cameras.has_value() && cameras->size() == n, "the ", options_.name, " prior needs one camera per view (", n,
           ")");
-    camera = camera::mvdream_camera(cameras->c2w.to(device_, at::kFloat)).to(dtype_);
+    camera_input = camera::mvdream_camera(cameras->c2w.to(device_, at::kFloat)).to(dtype_);
   }
   const auto eps = unet_->forward(z_t.detach().to(device_, dtype_), t.to(device_).reshape({n}),
-                                  embedding.to(device_, dtype_), camera, frames);
+                                  embedding.to(device_, dtype_), camera_input, frames);
   return eps.to(z_t.device(), z_t.scalar_type());
 }
 
