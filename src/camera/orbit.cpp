@@ -45,13 +45,17 @@ void OrbitSamplerConfig::validate(const std::string& path) const {
   range(fovy_deg, "fovy_deg", 1.0, 179.0);
 }
 
+double OrbitSamplerConfig::absolute_distance(double d, double fovy) const {
+  return relative_distance ? d / std::tan(0.5 * fovy * kDegToRad) : d;
+}
+
 CameraBatch sample_orbit(const OrbitSamplerConfig& config, core::Rng& rng) {
   auto uniform = [&rng](const std::vector<double>& r) { return r[0] + (r[1] - r[0]) * rng.uniform01(); };
   const double a0 = 360.0 * rng.uniform01();
   const double elevation = uniform(config.elevation_deg);
   const double distance = uniform(config.distance);
   const double fovy = uniform(config.fovy_deg);
-  return fixed_orbit(config.n_view, elevation, distance, fovy, a0);
+  return fixed_orbit(config.n_view, elevation, config.absolute_distance(distance, fovy), fovy, a0);
 }
 
 CameraBatch fixed_orbit(int64_t views, double elevation_deg, double distance, double fovy_deg,

@@ -23,6 +23,12 @@ struct OrbitSamplerConfig {
   std::vector<double> elevation_deg = {0.0, 30.0};   // shared by the views of one step
   std::vector<double> distance = {2.5, 3.0};
   std::vector<double> fovy_deg = {40.0, 50.0};
+  // threestudio's relative_radius (DreamDPO's official cameras): the sampled distance is
+  // divided by tan(fovy/2), so the object fills the same share of the frame at every fovy.
+  bool relative_distance = false;
+
+  // The camera distance for a sampled `distance` and fovy (degrees).
+  double absolute_distance(double distance, double fovy_deg) const;
 
   template <class V>
   void visit(V& v) {
@@ -30,6 +36,7 @@ struct OrbitSamplerConfig {
     v("elevation_deg", elevation_deg, "[min, max] elevation in degrees");
     v("distance", distance, "[min, max] camera distance");
     v("fovy_deg", fovy_deg, "[min, max] vertical field of view in degrees");
+    v("relative_distance", relative_distance, "distance is relative: divided by tan(fovy/2) (threestudio relative_radius)");
   }
   void validate(const std::string& path) const;
 };

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 
 camera::CameraBatch export_cameras(const GenerateConfig& config, int64_t views) {
   const auto& c = config.camera;
-  return camera::fixed_orbit(views, 15.0, 0.5 * (c.distance[0] + c.distance[1]), 0.5 * (c.fovy_deg[0] + c.fovy_deg[1]));
+  const double fovy = 0.5 * (c.fovy_deg[0] + c.fovy_deg[1]);
+  return camera::fixed_orbit(views, 15.0, c.absolute_distance(0.5 * (c.distance[0] + c.distance[1]), fovy), fovy);
 }
 
 nlohmann::json write_assets(const fs::path& run_dir, const AssetInputs& in) {

@@ -7,6 +7,7 @@
 #include "core/strings.h"
 #include "guidance/priors/builtin_prior.h"
 #include "guidance/priors/gaussian_mixture_prior.h"
+#include "guidance/priors/stable_diffusion_prior.h"
 #include "rank/builtin_ranker.h"
 #include "rank/colour_ranker.h"
 #include "rank/imagereward_ranker.h"
@@ -61,10 +62,26 @@ std::unique_ptr<guidance::Prior> make_builtin_prior(const PriorConfig& config, a
   return prior;
 }
 
+// MVDream / Stable Diffusion 2.1 from user-provided files (prior.checkpoint, prior.tokenizer).
+std::unique_ptr<guidance::Prior> make_stable_diffusion_prior(const PriorConfig& config, at::Device device) {
+  guidance::StableDiffusionPriorOptions options;
+  options.name = config.name;
+  options.checkpoint = config.checkpoint;
+  options.tokenizer = config.tokenizer;
+  options.architecture = guidance::StableDiffusionArchitecture::preset(config.name);
+  if (!config.architecture.empty()) options.architecture.override_from_json(config.architecture);
+  options.image_size = config.image_size;
+  options.dtype = config.dtype;
+  options.negative_prompt = config.negative_prompt;
+  return std::make_unique<guidance::StableDiffusionPrior>(options, device);
+}
+
 const std::map<std::string, PriorFactory>& prior_registry() {
   static const std::map<std::string, PriorFactory> registry = {
       {"exact", make_exact_prior},
       {"builtin", make_builtin_prior},
+      {"mvdream", make_stable_diffusion_prior},
+      {"sd21", make_stable_diffusion_prior},
   };
   return registry;
 }

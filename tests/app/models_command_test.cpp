@@ -51,13 +51,14 @@ class ModelsCliTest : public dreamdpo::testing_helpers::TempDirTest {
 
 TEST_F(ModelsCliTest, CheckDescribesAndLoadsAnLdmFile) {
   const auto r = run("models check " + mvdream_like(false).string());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the UNet and the text encoder are stand-ins
   EXPECT_THAT(r.out, HasSubstr("format: safetensors"));
   EXPECT_THAT(r.out, HasSubstr("kind: MVDream single file"));
   EXPECT_THAT(r.out, HasSubstr("tensors: 126"));
   EXPECT_THAT(r.out, HasSubstr("float16 1"));
   EXPECT_THAT(r.out, HasSubstr("load VAE (first_stage_model): loads: AutoencoderKL, block_out_channels 16,32"));
-  EXPECT_THAT(r.out, HasSubstr("load UNet (model.diffusion_model): not checked"));
+  EXPECT_THAT(r.out, HasSubstr("load UNet (model.diffusion_model): DOES NOT LOAD"));
+  EXPECT_THAT(r.out, HasSubstr("load text encoder (cond_stage_model): DOES NOT LOAD"));
 }
 
 TEST_F(ModelsCliTest, CheckNamesTheMissingTensorAndFails) {

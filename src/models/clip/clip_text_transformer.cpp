@@ -13,7 +13,8 @@ ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextConfig& config, i
   transformer = register_module("transformer",
                                 ClipTransformer(config.width, config.layers, config.heads, config.mlp_ratio));
   ln_final = register_module("ln_final", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.width}).eps(1e-5)));
-  text_projection = register_parameter("text_projection", at::zeros({config.width, embed_dim}));
+  // embed_dim 0: a hidden-states-only tower (SD2's text encoder, transformers' CLIPTextModel).
+  if (embed_dim > 0) text_projection = register_parameter("text_projection", at::zeros({config.width, embed_dim}));
 }
 
 at::Tensor ClipTextTransformerImpl::causal_mask(const at::TensorOptions& options) const {
@@ -39,6 +40,7 @@ at::Tensor ClipTextTransformerImpl::hidden_states(const at::Tensor& ids, ClipTex
 }
 
 at::Tensor ClipTextTransformerImpl::encode_text(const at::Tensor& ids) {
+  check(text_projection.defined(), "this CLIP text tower was built without text_projection (embed_dim 0)");
   const auto hidden = run(ids, -1);
   const auto eot = ids.to(hidden.device()).argmax(-1);
   const auto rows = at::arange(hidden.size(0), eot.options());

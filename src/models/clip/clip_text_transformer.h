@@ -19,6 +19,7 @@ enum class ClipTextLayer {
 
 class ClipTextTransformerImpl : public torch::nn::Module {
  public:
+  // embed_dim 0: no text_projection (a tower used for its hidden states only).
   ClipTextTransformerImpl(const ClipTextConfig& config, int64_t embed_dim);
   // ids [B, context_length] int64 -> per-token hidden states [B, context_length, width].
   at::Tensor hidden_states(const at::Tensor& ids, ClipTextLayer layer = ClipTextLayer::kLast);
