@@ -72,8 +72,8 @@ void add_eval_command(CLI::App& app) {
     std::unique_ptr<guidance::Prior> prior;
     std::vector<std::unique_ptr<rank::Ranker>> extra;
     for (const auto& name : split_list(options->scorers)) {
-      if (!prior) prior = generate::make_prior(config.prior, device);
-      extra.push_back(generate::make_ranker(name, config.ranker, *prior));
+      if (!prior && generate::ranker_needs_prior(name)) prior = generate::make_prior(config.prior, device);
+      extra.push_back(generate::make_ranker(name, config.ranker, prior.get()));
       eval_scorers.extra.push_back({name, extra.back().get()});
     }
     const auto summary = eval::run_eval(eval_options, base, eval_scorers);

@@ -40,12 +40,16 @@ void add_score_command(CLI::App& app) {
     core::read_config(options->config.resolve(), config);
     auto ranker_config = config.ranker;
     if (ranker_config.target.empty()) ranker_config.target = options->prompt;
-    const auto prior = generate::make_prior(config.prior, at::Device(at::kCPU));
+    // Only the template ranker needs the prior (and a real prior's weights are large).
+    std::unique_ptr<guidance::Prior> prior;
+    if (generate::ranker_needs_prior(ranker_config.name) || generate::ranker_needs_prior(ranker_config.secondary)) {
+      prior = generate::make_prior(config.prior, at::Device(at::kCPU));
+    }
     const generate::RankerContext context{options->prompt, {}};
     std::vector<std::unique_ptr<rank::Ranker>> rankers;
-    rankers.push_back(generate::make_ranker(ranker_config.name, ranker_config, *prior, context));
+    rankers.push_back(generate::make_ranker(ranker_config.name, ranker_config, prior.get(), context));
     if (!ranker_config.secondary.empty()) {
-      rankers.push_back(generate::make_ranker(ranker_config.secondary, ranker_config, *prior, context));
+      rankers.push_back(generate::make_ranker(ranker_config.secondary, ranker_config, prior.get(), context));
     }
     const int64_t size = config.prior.image_size;
     for (const auto& path : options->images) {

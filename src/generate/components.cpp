@@ -20,7 +20,7 @@ namespace dreamdpo::generate {
 namespace {
 
 using PriorFactory = std::function<std::unique_ptr<guidance::Prior>(const PriorConfig&, at::Device)>;
-using RankerFactory = std::function<std::unique_ptr<rank::Ranker>(const rank::RankerConfig&, guidance::Prior&,
+using RankerFactory = std::function<std::unique_ptr<rank::Ranker>(const rank::RankerConfig&, guidance::Prior*,
                                                                     const RankerContext&)>;
 
 std::unique_ptr<guidance::Prior> make_exact_prior(const PriorConfig& config, at::Device) {
@@ -30,9 +30,9 @@ std::unique_ptr<guidance::Prior> make_exact_prior(const PriorConfig& config, at:
 }
 
 // Prefers the exact prior's templates whose caption holds every word of ranker.target.
-std::unique_ptr<rank::Ranker> make_template_ranker(const rank::RankerConfig& config, guidance::Prior& prior,
+std::unique_ptr<rank::Ranker> make_template_ranker(const rank::RankerConfig& config, guidance::Prior* prior,
                                                    const RankerContext&) {
-  auto* mixture = dynamic_cast<guidance::GaussianMixturePrior*>(&prior);
+  auto* mixture = dynamic_cast<guidance::GaussianMixturePrior*>(prior);
   check(mixture != nullptr, "the 'template' ranker needs the exact prior (prior.name=exact)");
   const auto matches = mixture->matching_components(config.target);
   check(!config.target.empty() && !matches.empty(), "ranker.target '", config.target,
@@ -42,13 +42,13 @@ std::unique_ptr<rank::Ranker> make_template_ranker(const rank::RankerConfig& con
   return std::make_unique<rank::TemplateRanker>(std::move(targets), config.target);
 }
 
-std::unique_ptr<rank::Ranker> make_colour_ranker(const rank::RankerConfig& config, guidance::Prior&, const RankerContext&) {
+std::unique_ptr<rank::Ranker> make_colour_ranker(const rank::RankerConfig& config, guidance::Prior*, const RankerContext&) {
   return std::make_unique<rank::ColourRanker>(
       std::array<double, 3>{config.colour[0], config.colour[1], config.colour[2]});
 }
 
 // Asks an OpenAI-compatible LMM; a prompt missing from its questions file fails here, at start.
-std::unique_ptr<rank::Ranker> make_lmm_ranker(const rank::RankerConfig& config, guidance::Prior&,
+std::unique_ptr<rank::Ranker> make_lmm_ranker(const rank::RankerConfig& config, guidance::Prior*,
                                               const RankerContext& context) {
   auto ranker = std::make_unique<rank::LmmRanker>(config.lmm, context.run_dir);
   if (!config.lmm.questions_file.empty() && !context.prompt.empty()) ranker->questions(context.prompt);
@@ -91,13 +91,13 @@ const std::map<std::string, RankerFactory>& ranker_registry() {
       {"template", make_template_ranker},
       {"colour", make_colour_ranker},
       {"lmm", make_lmm_ranker},
-      {"imagereward", [](const rank::RankerConfig& config, guidance::Prior&, const RankerContext&) {
+      {"imagereward", [](const rank::RankerConfig& config, guidance::Prior*, const RankerContext&) {
          return std::make_unique<rank::ImageRewardRanker>(config.imagereward);
        }},
-      {"hpsv2", [](const rank::RankerConfig& config, guidance::Prior&, const RankerContext&) {
+      {"hpsv2", [](const rank::RankerConfig& config, guidance::Prior*, const RankerContext&) {
          return std::make_unique<rank::Hpsv2Ranker>(config.hpsv2);
        }},
-      {"builtin", [](const rank::RankerConfig&, guidance::Prior&, const RankerContext&) {
+      {"builtin", [](const rank::RankerConfig&, guidance::Prior*, const RankerContext&) {
          return std::make_unique<rank::BuiltinRanker>();
        }},
   };
@@ -121,8 +121,10 @@ std::unique_ptr<guidance::Prior> make_prior(const PriorConfig& config, at::Devic
 
 std::vector<std::string> prior_names() { return keys(prior_registry()); }
 
+bool ranker_needs_prior(const std::string& name) { return name == "template"; }
+
 std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::RankerConfig& config,
-                                          guidance::Prior& prior, const RankerContext& context) {
+                                          guidance::Prior* prior, const RankerContext& context) {
   const auto it = ranker_registry().find(name);
   check(it != ranker_registry().end(), "unknown ranker '", name, "' (known: ", core::join(ranker_names()), ")");
   return it->second(config, prior, context);
@@ -143,15 +145,23 @@ GuidanceStack make_guidance_stack(const std::string& prompt, const PriorConfig& 
                                   const guidance::GuidanceConfig& guidance, const rank::RankerConfig& ranker,
                                   at::Device device, const std::filesystem::path& run_dir) {
   GuidanceStack stack;
+  const bool dreamdpo = guidance.method == "dreamdpo";
+  // An empty template target means: prefer what the prompt describes.
+  auto options = ranker;
+  if (options.target.empty()) options.target = prompt;
+  const RankerContext context{prompt, run_dir};
+  auto build_rankers = [&] {
+    stack.ranker = make_ranker(options.name, options, stack.prior.get(), context);
+    if (!options.secondary.empty()) stack.secondary = make_ranker(options.secondary, options, stack.prior.get(), context);
+  };
+  // Rankers that do not depend on the prior are built first, so a wrong ranker file stops the
+  // run before the prior reads its (for real models, gigabytes of) weights.
+  const bool rankers_need_prior = ranker_needs_prior(options.name) || ranker_needs_prior(options.secondary);
+  if (dreamdpo && !rankers_need_prior) build_rankers();
   stack.prior = make_prior(prior, device);
   stack.text = stack.prior->encode_prompt(prompt);
-  if (guidance.method == "dreamdpo") {
-    // An empty template target means: prefer what the prompt describes.
-    auto options = ranker;
-    if (options.target.empty()) options.target = prompt;
-    const RankerContext context{prompt, run_dir};
-    stack.ranker = make_ranker(options.name, options, *stack.prior, context);
-    if (!options.secondary.empty()) stack.secondary = make_ranker(options.secondary, options, *stack.prior, context);
+  if (dreamdpo && rankers_need_prior) build_rankers();
+  if (dreamdpo) {
     stack.preference = std::make_unique<guidance::PairwisePreference>(
         *stack.ranker, stack.secondary.get(), options.secondary_start, options.secondary_prob,
         guidance::parse_combine(options.combine), options.secondary_weight);

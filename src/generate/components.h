@@ -27,10 +27,12 @@ struct RankerContext {
   std::filesystem::path run_dir;
 };
 
-// `name` selects the ranker; its options come from `config` (e.g. the template target). Some
-// rankers are defined relative to the prior's world (the template ranker).
+// `name` selects the ranker; its options come from `config` (e.g. the template target). Only
+// rankers defined relative to the prior's world (the template ranker) use `prior`; for the
+// others it may be null.
 std::unique_ptr<rank::Ranker> make_ranker(const std::string& name, const rank::RankerConfig& config,
-                                          guidance::Prior& prior, const RankerContext& context = {});
+                                          guidance::Prior* prior, const RankerContext& context = {});
+bool ranker_needs_prior(const std::string& name);
 std::vector<std::string> ranker_names();
 
 // "cpu" or "cuda" -> a device; a clear error when CUDA is asked for but absent.

@@ -43,8 +43,7 @@ class ImageRewardRankerTest : public testing_helpers::TempDirTest {
 TEST_F(ImageRewardRankerTest, ScoresAsTheModelDoesThroughTheRegistry) {
   RankerConfig options;
   options.imagereward = config_;
-  auto prior = guidance::make_shape_templates_prior(16, 0.05);
-  auto ranker = generate::make_ranker("imagereward", options, prior);
+  auto ranker = generate::make_ranker("imagereward", options, nullptr);  // needs no prior
   EXPECT_EQ(ranker->name(), "imagereward");
   at::manual_seed(3);
   const auto images = at::rand({3, 3, 48, 40});
