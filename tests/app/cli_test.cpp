@@ -8,22 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "test_helpers.h"
+
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-struct CommandResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using dreamdpo::testing_helpers::CommandResult;
+using dreamdpo::testing_helpers::slurp;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -36,14 +27,7 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  CommandResult run(const std::string& args) {
-    const auto out = dir_ / "stdout.txt";
-    const auto err = dir_ / "stderr.txt";
-    const std::string command = std::string(DREAMDPO_BINARY) + " --threads 1 " + args + " >" +
-                                out.string() + " 2>" + err.string();
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
+  CommandResult run(const std::string& args) { return dreamdpo::testing_helpers::run_dreamdpo(args, dir_); }
 
   static int line_count(const std::string& text) {
     return static_cast<int>(std::count(text.begin(), text.end(), '\n'));

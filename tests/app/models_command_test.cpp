@@ -14,29 +14,13 @@
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using dreamdpo::testing_helpers::CommandResult;
 
 fs::path fixtures() { return fs::path(DREAMDPO_TEST_DATA_DIR).parent_path() / "fixtures"; }
 
-struct CommandResult {
-  int exit_code;
-  std::string out, err;
-};
-
 class ModelsCliTest : public dreamdpo::testing_helpers::TempDirTest {
  protected:
-  CommandResult run(const std::string& args) {
-    const auto out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string command =
-        std::string(DREAMDPO_BINARY) + " --threads 1 " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(command.c_str());
-    auto slurp = [](const fs::path& p) {
-      std::ifstream in(p);
-      std::stringstream s;
-      s << in.rdbuf();
-      return s.str();
-    };
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
+  CommandResult run(const std::string& args) { return dreamdpo::testing_helpers::run_dreamdpo(args, dir_); }
   // An MVDream-like single file: the fixture VAE in ldm names plus UNet and text-encoder stand-ins.
   fs::path mvdream_like(bool drop_one) {
     auto tensors = dreamdpo::core::read_safetensors(fixtures() / "vae" / "autoencoder_kl_ldm.safetensors").tensors;

@@ -15,27 +15,11 @@
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-struct CommandResult {
-  int exit_code;
-  std::string out, err;
-};
+using dreamdpo::testing_helpers::CommandResult;
 
 class ScoreCliTest : public dreamdpo::testing_helpers::TempDirTest {
  protected:
-  CommandResult run(const std::string& args) {
-    const auto out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string command = std::string(DREAMDPO_BINARY) + " --threads 1 score " + args + " >" + out.string() +
-                                " 2>" + err.string();
-    const int status = std::system(command.c_str());
-    auto slurp = [](const fs::path& p) {
-      std::ifstream in(p);
-      std::stringstream s;
-      s << in.rdbuf();
-      return s.str();
-    };
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
+  CommandResult run(const std::string& args) { return dreamdpo::testing_helpers::run_dreamdpo("score " + args, dir_); }
   // A white image with a red square in the middle, and a plain white one.
   std::pair<fs::path, fs::path> images() {
     auto square = at::ones({3, 32, 32});
