@@ -160,7 +160,7 @@ TEST(ShippedModels, RankerScoresAreFiniteAndOrderedAt32And64Pixels) {
   }
 }
 
-// DISABLED: the shipped judge is an interim 300-step run at chance level (models/builtin/judge.md).
+// DISABLED: the shipped judge is still below target (0.337 held-out; models/builtin/judge.md).
 TEST(ShippedModels, DISABLED_JudgePicksTrueCaptions) {
   auto judge = Judge::load(kShipped / "judge.safetensors");
   const auto metrics = shapeworld::evaluate_judge(*judge, 30, at::kCPU);
