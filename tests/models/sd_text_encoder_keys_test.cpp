@@ -10,6 +10,7 @@
 #include "models/clip/clip_text_transformer.h"
 #include "models/module_io.h"
 #include "models/sd/text_encoder_keys.h"
+#include "key_listing.h"
 #include "test_helpers.h"
 
 namespace {
@@ -147,17 +148,9 @@ TEST(SdTextEncoderKeys, OpenClipLayoutDropsWhatSd2NeverRuns) {
 
 // name -> shape of a listing; tensors are empty()-allocated (pages never touched).
 TensorMap read_listing(const std::string& file) {
-  std::ifstream in(std::string(DREAMDPO_SOURCE_DIR) + "/tests/fixtures/sd_text/" + file);
-  EXPECT_TRUE(in.good()) << file;
   TensorMap out;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string name, dims;
-    fields >> name >> dims;
-    std::vector<int64_t> shape;
-    std::stringstream d(dims);
-    for (std::string part; std::getline(d, part, ',');) shape.push_back(std::stoll(part));
+  for (const auto& [name, shape] :
+       testing_helpers::read_key_listing(std::string(DREAMDPO_SOURCE_DIR) + "/tests/fixtures/sd_text/" + file)) {
     out.emplace(name, at::empty(shape));
   }
   return out;

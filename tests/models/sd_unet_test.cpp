@@ -17,6 +17,7 @@
 #include "models/module_io.h"
 #include "models/sd/ldm_unet_keys.h"
 #include "models/sd/unet_2d_condition.h"
+#include "key_listing.h"
 #include "test_helpers.h"
 
 namespace dreamdpo::models::sd {
@@ -102,22 +103,8 @@ std::map<std::string, std::vector<int64_t>> module_shapes(const torch::nn::Modul
   return shapes;
 }
 
-// "name d0,d1,..." lines of a key listing (comments start with #).
 std::map<std::string, std::vector<int64_t>> read_listing(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string name, dims;
-    fields >> name >> dims;
-    std::vector<int64_t> shape;
-    std::istringstream parts(dims);
-    for (std::string d; std::getline(parts, d, ',');) shape.push_back(std::stoll(d));
-    shapes[name] = shape;
-  }
-  return shapes;
+  return testing_helpers::read_key_listing(path);
 }
 
 // Names in `a` and not in `b`, for failure messages.

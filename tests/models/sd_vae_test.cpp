@@ -13,6 +13,7 @@
 #include "models/module_io.h"
 #include "models/sd/autoencoder_kl.h"
 #include "models/sd/ldm_vae_keys.h"
+#include "key_listing.h"
 #include "test_helpers.h"
 
 namespace {
@@ -138,16 +139,9 @@ TEST(SdVae, LdmNamesMapOntoDiffusersNames) {
 // MVDream files (names and shapes from the reference module tree, make_ldm_vae_names.py) maps
 // onto our AutoencoderKL with SD's default config, nothing missing or left over.
 TEST(SdVae, OfficialLdmNamesCoverOurSdVae) {
-  std::ifstream in(fixture_dir() / "ldm_sd21_first_stage_names.txt");
-  ASSERT_TRUE(in.good());
   std::map<std::string, at::Tensor> ldm;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto tab = line.find('\t');
-    std::vector<std::int64_t> shape;
-    std::stringstream dims(line.substr(tab + 1));
-    for (std::string d; std::getline(dims, d, ',');) shape.push_back(std::stoll(d));
-    ldm[line.substr(0, tab)] = at::zeros({1}).expand(shape);  // shapes only: no memory
+  for (const auto& [name, shape] : dreamdpo::testing_helpers::read_key_listing(fixture_dir() / "ldm_sd21_first_stage_names.txt")) {
+    ldm[name] = at::zeros({1}).expand(shape);  // shapes only: no memory
   }
   ASSERT_EQ(ldm.size(), 248u);
   ldm["model.diffusion_model.out.0.weight"] = at::zeros({1});  // other parts of the file are ignored
