@@ -1,5 +1,6 @@
 #include "core/strings.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace dreamdpo::core {
@@ -16,6 +17,13 @@ std::string slug(const std::string& text, size_t max_length, const std::string& 
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? fallback : out;
+}
+
+std::string join_first(const std::vector<std::string>& names, size_t shown) {
+  const std::vector<std::string> head(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min(names.size(), shown)));
+  std::string text = join(head);
+  if (names.size() > shown) text += " and " + std::to_string(names.size() - shown) + " more";
+  return text;
 }
 
 }  // namespace dreamdpo::core

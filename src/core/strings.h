@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace dreamdpo::core {
 
@@ -21,6 +22,10 @@ template <class Range>
 std::string join(const Range& items, const std::string& separator = ", ") {
   return join(items, [](const auto& item) -> const std::string& { return item; }, separator);
 }
+
+// The first `shown` names joined, then " and N more": error messages about checkpoints stay
+// readable when a whole network's tensors are listed.
+std::string join_first(const std::vector<std::string>& names, size_t shown = 20);
 
 // A folder name from free text: "A red cube, on top!" -> "a-red-cube-on-top" (lower-case
 // letters and digits, runs of anything else as one '-'), at most max_length characters,

@@ -7,6 +7,7 @@
 
 #include "camera/orbit.h"
 #include "core/atomic_file.h"
+#include "core/cuda_memory.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/log.h"
@@ -172,9 +173,16 @@ class GenerateSession {
     AssetInputs inputs{prompt_, config_, cloud_, background_.fixed(1)[0].cpu(), metrics_};
     final_info["assets"] = write_assets(dir_, inputs);
     final_info["timings"] = {{"total_s", total_seconds}, {"per_step_ms", 1000 * total_seconds / step_}};
+    std::string memory_note;
+    if (const auto peak = core::cuda_memory_peak(device_)) {
+      // Peak of this invocation (a resumed run counts only its own part).
+      final_info["timings"]["cuda_peak_allocated_mib"] = peak->allocated_mib;
+      final_info["timings"]["cuda_peak_reserved_mib"] = peak->reserved_mib;
+      memory_note = "; peak GPU memory " + std::to_string(static_cast<int64_t>(peak->reserved_mib)) + " MiB";
+    }
     write_run_json("finished", final_info);
     core::log_info("generate: done in ", core::Progress::format_duration(result.seconds), "; ", cloud_.size(),
-                   " Gaussians",
+                   " Gaussians", memory_note,
                    result.nearest_caption.empty() ? "" : "; closest template: '" + result.nearest_caption + "'");
     return result;
   }

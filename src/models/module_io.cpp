@@ -37,9 +37,9 @@ void load_state(torch::nn::Module& module, const std::map<std::string, at::Tenso
     if (!targets.count(name)) unexpected.push_back(name);
   }
   check(missing.empty() && unexpected.empty() && misshaped.empty(), origin, " does not fit the model:",
-        missing.empty() ? "" : " missing " + core::join(missing) + ";",
-        unexpected.empty() ? "" : " unexpected " + core::join(unexpected) + ";",
-        misshaped.empty() ? "" : " wrong shape " + core::join(misshaped) + ";");
+        missing.empty() ? "" : " missing " + core::join_first(missing) + ";",
+        unexpected.empty() ? "" : " unexpected " + core::join_first(unexpected) + ";",
+        misshaped.empty() ? "" : " wrong shape " + core::join_first(misshaped) + ";");
   at::NoGradGuard no_grad;
   for (auto& [name, target] : targets) target.copy_(tensors.at(name).to(target.options()));
 }

@@ -17,6 +17,8 @@ struct Hpsv2Config {
   std::string tokenizer = "";
   // "ViT-H-14" or a path to an open_clip model config .json.
   std::string model_config = "ViT-H-14";
+  // auto: fp16 on CUDA (DreamDPO runs HPSv2 under mixed precision), fp32 on the CPU.
+  std::string dtype = "auto";
 
   template <class V>
   void visit(V& v) {
@@ -24,6 +26,7 @@ struct Hpsv2Config {
     v("clip_model", clip_model, "optional open_clip_pytorch_model.bin (file or folder) loaded before the checkpoint");
     v("tokenizer", tokenizer, "bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt");
     v("model_config", model_config, "ViT-H-14 or an open_clip model config .json");
+    v("dtype", dtype, "auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16 or bf16");
   }
 };
 

@@ -18,18 +18,26 @@ class Hpsv2Ranker : public Ranker {
  public:
   // Checks that every file exists before reading any; errors name the missing one.
   explicit Hpsv2Ranker(const Hpsv2Config& config);
-  Hpsv2Ranker(models::clip::OpenClipModel model, models::clip::ClipBpeTokenizer tokenizer);
+  Hpsv2Ranker(models::clip::OpenClipModel model, models::clip::ClipBpeTokenizer tokenizer,
+              const std::string& dtype = "auto");
   std::string name() const override { return "hpsv2"; }
-  // [N] cosine scores, on the images' device (the model follows the images there).
+  // [N] float32 cosine scores, on the images' device (the model follows the images there and
+  // runs in the configured dtype for that device).
   at::Tensor score(const at::Tensor& images, const std::string& prompt) override;
   // Same, from token ids [1 or N, context] (for tests with small vocabularies).
   at::Tensor score_ids(const at::Tensor& images, const at::Tensor& ids);
 
  private:
+  // Moves the model to the images' device in the dtype configured for it.
+  void follow(const at::Tensor& images);
+  at::Tensor image_features(const at::Tensor& images);
+
   models::clip::OpenClipModel model_;
   models::clip::ClipBpeTokenizer tokenizer_;
+  std::string dtype_name_;
+  at::ScalarType dtype_ = at::kFloat;
   std::string cached_prompt_;
-  at::Tensor cached_text_;  // [1, embed] normalised text feature of cached_prompt_
+  at::Tensor cached_text_;  // [1, embed] normalised float32 text feature of cached_prompt_
 };
 
 }  // namespace dreamdpo::rank

@@ -2,6 +2,7 @@
 // fixtures (tests/fixtures/make_clip_fixtures.py): preprocessing and scores; loading from files;
 // clear errors for missing files.
 #include <ATen/core/grad_mode.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -38,6 +39,34 @@ TEST(Hpsv2Ranker, ScoresMatchDreamDpo) {
   EXPECT_LE(max_rel_error(scores, expected, "HPSv2 score"), 1e-4);
   // The scores differ between images, so a constant or mis-ordered result would fail.
   EXPECT_GT((expected.max() - expected.min()).item<double>(), 1e-3);
+}
+
+TEST(Hpsv2Ranker, DtypeIsCheckedAndHalfPrecisionNeedsCuda) {
+  auto tokenizer = models::clip::ClipBpeTokenizer::from_path(clip_testing::fixture_dir() / "hf_tokenizer");
+  EXPECT_THAT(error_of([&] { rank::Hpsv2Ranker r(clip_testing::fixture_model(), tokenizer, "fp8"); }),
+              testing::HasSubstr("ranker.hpsv2.dtype must be auto, fp32, fp16 or bf16, got 'fp8'"));
+  rank::Hpsv2Ranker half(clip_testing::fixture_model(), tokenizer, "fp16");
+  auto f = fixture("hpsv2");
+  EXPECT_THAT(error_of([&] { half.score_ids(f.tensors.at("input.hps_images"), f.tensors.at("input.hps_text_ids")); }),
+              testing::HasSubstr("ranker.hpsv2.dtype=fp16 needs --device cuda"));
+}
+
+// On CUDA, "auto" runs the towers in fp16; fp16 and bf16 scores stay close to float32's.
+TEST(Hpsv2RankerCuda, HalfAndBfloat16ScoresFollowFloat32) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  auto f = fixture("hpsv2");
+  const auto images = f.tensors.at("input.hps_images").cuda();
+  const auto ids = f.tensors.at("input.hps_text_ids");
+  auto tokenizer = models::clip::ClipBpeTokenizer::from_path(clip_testing::fixture_dir() / "hf_tokenizer");
+  rank::Hpsv2Ranker full(clip_testing::fixture_model(), tokenizer, "fp32");
+  const auto expected = full.score_ids(images, ids);
+  EXPECT_LE(max_rel_error(expected.cpu(), f.tensors.at("expected.hps_score"), "HPSv2 score fp32 CUDA"), 1e-4);
+  for (const char* dtype : {"auto", "fp16", "bf16"}) {
+    rank::Hpsv2Ranker ranker(clip_testing::fixture_model(), tokenizer, dtype);
+    const auto scores = ranker.score_ids(images, ids);
+    EXPECT_EQ(scores.scalar_type(), at::kFloat);
+    EXPECT_LE((scores - expected).abs().max().item<double>(), std::string(dtype) == "bf16" ? 3e-2 : 5e-3) << dtype;
+  }
 }
 
 // A vocabulary small enough for the fixture model (1000 ids): the 512 byte symbols, one merge and

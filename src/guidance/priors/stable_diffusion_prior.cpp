@@ -8,6 +8,7 @@
 
 #include "camera/mvdream_camera.h"
 #include "core/error.h"
+#include "core/network_dtype.h"
 #include "core/log.h"
 #include "core/resize.h"
 #include "models/checkpoint/state_dict_file.h"
@@ -127,18 +128,10 @@ void StableDiffusionArchitecture::override_from_json(const fs::path& file) {
   unet.validate();
 }
 
-at::ScalarType resolve_prior_dtype(const std::string& name, at::Device device) {
-  if (name == "auto") return device.is_cuda() ? at::kHalf : at::kFloat;
-  if (name == "fp32") return at::kFloat;
-  check(name == "fp16" || name == "bf16", "prior.dtype must be auto, fp32, fp16 or bf16, got '", name, "'");
-  check(device.is_cuda(), "prior.dtype=", name, " needs --device cuda (the CPU runs these networks in fp32; use prior.dtype=fp32)");
-  return name == "fp16" ? at::kHalf : at::kBFloat16;
-}
-
 StableDiffusionPrior::StableDiffusionPrior(const StableDiffusionPriorOptions& options, at::Device device)
     : options_(options),
       device_(device),
-      dtype_(resolve_prior_dtype(options.dtype, device)),
+      dtype_(core::resolve_network_dtype(options.dtype, device, "prior.dtype")),
       schedule_(NoiseSchedule::make("scaled_linear", 1000, 0.00085, 0.012)) {
   const auto& arch = options_.architecture;
   const std::string what = options_.name == "mvdream" ? "MVDream's sd-v2.1-base-4view.pt" : "Stable Diffusion 2.1-base (v2-1_512-ema-pruned.ckpt/.safetensors or a diffusers folder)";

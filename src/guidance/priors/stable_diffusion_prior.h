@@ -95,7 +95,4 @@ class StableDiffusionPrior : public Prior {
   models::clip::ClipTextTransformer text_{nullptr};
 };
 
-// "auto" -> fp16 on CUDA, fp32 elsewhere; fp16 / bf16 need CUDA.
-at::ScalarType resolve_prior_dtype(const std::string& name, at::Device device);
-
 }  // namespace dreamdpo::guidance

@@ -82,14 +82,6 @@ bool is_projection(const std::string& name) {
   return name.find(".proj_in.weight") != std::string::npos || name.find(".proj_out.weight") != std::string::npos;
 }
 
-std::string listed(const std::vector<std::string>& names) {
-  constexpr size_t kShown = 20;
-  std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min(names.size(), kShown)));
-  std::string text = core::join(shown);
-  if (names.size() > kShown) text += " and " + std::to_string(names.size() - kShown) + " more";
-  return text;
-}
-
 // Linear [o, i] <-> 1x1 conv [o, i, 1, 1] for proj_in/proj_out; anything else stays as it is.
 at::Tensor fit_projection(const std::string& name, const at::Tensor& tensor, const std::vector<int64_t>& shape) {
   if (!is_projection(name) || tensor.sizes() == at::IntArrayRef(shape)) return tensor;
@@ -138,9 +130,9 @@ std::map<std::string, at::Tensor> ldm_unet_to_ours(const std::map<std::string, a
   }
   check(missing.empty() && unmapped.empty() && misshaped.empty(), origin,
         " does not fit this UNet configuration (ldm layout, prefix \"", prefix, "\"):",
-        missing.empty() ? "" : " missing " + listed(missing) + ";",
-        unmapped.empty() ? "" : " unexpected " + listed(unmapped) + ";",
-        misshaped.empty() ? "" : " wrong shape " + listed(misshaped) + ";");
+        missing.empty() ? "" : " missing " + core::join_first(missing) + ";",
+        unmapped.empty() ? "" : " unexpected " + core::join_first(unmapped) + ";",
+        misshaped.empty() ? "" : " wrong shape " + core::join_first(misshaped) + ";");
   return ours;
 }
 
