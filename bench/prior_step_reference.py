@@ -100,6 +100,13 @@ def build(interface, oc_model, device):
     generator = torch.Generator(device=device).manual_seed(0)
     # Built on the GPU directly where torch supports it (initialising 2.3B parameters on the CPU is slow).
     scope = torch.device(device) if hasattr(torch.device, "__enter__") else contextlib.nullcontext()
+    make_beta_schedule = interface.make_beta_schedule
+
+    def beta_schedule_on_cpu(*args, **kwargs):  # it ends in .numpy()
+        with torch.device("cpu") if hasattr(torch.device, "__enter__") else contextlib.nullcontext():
+            return make_beta_schedule(*args, **kwargs)
+
+    interface.make_beta_schedule = beta_schedule_on_cpu
     with scope:
         ldm = interface.LatentDiffusionInterface(
             unet_config={"target": "mvdream.ldm.modules.diffusionmodules.openaimodel.MultiViewUNetModel",
