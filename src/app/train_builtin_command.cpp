@@ -3,6 +3,11 @@
 #include "app/commands.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "guidance/noise_schedule.h"
+#include "guidance/priors/builtin_prior.h"
+#include "models/builtin/judge.h"
+#include "models/builtin/mv_unet.h"
+#include "shapeworld/diffusion_eval.h"
 #include "shapeworld/train_options.h"
 #include "shapeworld/train_diffusion.h"
 #include "shapeworld/train_reward.h"
@@ -17,6 +22,29 @@ struct TrainBuiltinOptions {
   std::string samples;
   int64_t colour_eval = 0;
 };
+
+// `train-builtin diffusion --eval`: the weights file (-o) sampled on held-out scenes and judged
+// by the built-in judge (shapeworld/diffusion_eval.h).
+void evaluate_diffusion_file(const shapeworld::TrainOptions& train) {
+  check(train.device == "cpu" || train.device == "cuda", "unknown device '", train.device, "' (cpu or cuda)");
+  check(train.device == "cpu" || at::hasCUDA(), "--device cuda was asked for, but this build or machine has no CUDA");
+  check(train.eval_scenes >= 1, "--eval-scenes must be >= 1");
+  const at::Device device(train.device == "cuda" ? at::kCUDA : at::kCPU);
+  auto model = models::load_mv_diffusion(train.output, device);
+  const auto judge_path = guidance::builtin_model_path("judge.safetensors");
+  auto judge = models::Judge::load(judge_path, device);
+  const auto alphas = guidance::NoiseSchedule::make(model.schedule).alphas_cumprod().to(at::kFloat).to(device);
+  core::Rng rng(train.seed != 0 ? train.seed : 1000003);  // held-out: not a training stream
+  shapeworld::DiffusionJudgeOptions options;
+  options.scenes = train.eval_scenes;
+  options.n_view = model.unet->config.n_view;
+  options.image_size = model.unet->config.image_size;
+  const auto report = shapeworld::judge_samples(
+      shapeworld::ddim_sampler(*model.unet, alphas, model.tokenizer, 50, 7.5, rng, device), *judge, options, rng,
+      device);
+  std::printf("diffusion %s (judge %s, 50-step DDIM, CFG 7.5): %s\n", train.output.c_str(), judge_path.c_str(),
+              report.summary().c_str());
+}
 }  // namespace
 
 void add_train_builtin_command(CLI::App& app) {
@@ -44,13 +72,17 @@ void add_train_builtin_command(CLI::App& app) {
   command->add_option("--colour-eval", options->colour_eval,
                       "diffusion: colour accuracy of DDIM samples of this many one-object scenes")
       ->capture_default_str();
-  command->add_flag("--eval", t.eval_only, "evaluate the existing file instead of training");
+  command->add_flag("--eval", t.eval_only,
+                    "evaluate the existing file instead of training (diffusion: DDIM samples judged by the judge)");
   command->add_option("--eval-scenes", t.eval_scenes, "held-out scenes of the evaluation")->capture_default_str();
   command->callback([options] {
     auto train = options->train;
     if (train.output.empty()) train.output = "models/builtin/" + options->model + ".safetensors";
     if (options->model == "diffusion") {
-      check(!train.eval_only, "--eval of the diffusion model: use --samples with a short run, or the judge via eval");
+      if (train.eval_only) {
+        evaluate_diffusion_file(train);
+        return;
+      }
       shapeworld::DiffusionTrainOptions diffusion;
       diffusion.steps = train.steps;
       diffusion.batch = train.batch;

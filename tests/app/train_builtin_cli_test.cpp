@@ -70,6 +70,11 @@ TEST_F(TrainBuiltinCli, DiffusionSmokeRunWritesAModelThatContinues) {
   // --init continues from a file; an architecture mismatch or a missing file is an error.
   r = run("diffusion --steps 1 --batch 2 --pool 4 --init " + first.string() + " -o " + second.string());
   ASSERT_EQ(r.code, 0) << r.err;
+  // --eval samples the file on held-out scenes and asks the shipped judge.
+  r = run("diffusion --eval --eval-scenes 2 -o " + second.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("judged correct"));
+  EXPECT_THAT(r.out, HasSubstr("over 2 held-out scenes"));
   r = run("diffusion --steps 1 --batch 2 --pool 4 --init " + (dir_ / "none.safetensors").string() + " -o " +
           second.string());
   EXPECT_EQ(r.code, 1);
@@ -79,7 +84,10 @@ TEST_F(TrainBuiltinCli, DiffusionSmokeRunWritesAModelThatContinues) {
 TEST_F(TrainBuiltinCli, BadInputFailsWithClearMessages) {
   auto r = run("diffusion --eval -o " + (dir_ / "d.safetensors").string());
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("--eval of the diffusion model"));
+  EXPECT_THAT(r.err, HasSubstr("d.safetensors"));
+  r = run("diffusion --eval --eval-scenes 0");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--eval-scenes must be >= 1"));
   r = run("reward --eval -o " + (dir_ / "none.safetensors").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("does not exist"));
