@@ -21,14 +21,16 @@ struct TrainBuiltinOptions {
   int64_t pool = 4096;
   std::string samples;
   int64_t colour_eval = 0;
+  double eval_guidance = 7.5;
 };
 
 // `train-builtin diffusion --eval`: the weights file (-o) sampled on held-out scenes and judged
 // by the built-in judge (shapeworld/diffusion_eval.h).
-void evaluate_diffusion_file(const shapeworld::TrainOptions& train) {
+void evaluate_diffusion_file(const shapeworld::TrainOptions& train, double guidance_scale) {
   check(train.device == "cpu" || train.device == "cuda", "unknown device '", train.device, "' (cpu or cuda)");
   check(train.device == "cpu" || at::hasCUDA(), "--device cuda was asked for, but this build or machine has no CUDA");
   check(train.eval_scenes >= 1, "--eval-scenes must be >= 1");
+  check(guidance_scale >= 0 && guidance_scale <= 100, "--eval-guidance must lie in [0, 100], got ", guidance_scale);
   const at::Device device(train.device == "cuda" ? at::kCUDA : at::kCPU);
   auto model = models::load_mv_diffusion(train.output, device);
   const auto judge_path = guidance::builtin_model_path("judge.safetensors");
@@ -40,10 +42,10 @@ void evaluate_diffusion_file(const shapeworld::TrainOptions& train) {
   options.n_view = model.unet->config.n_view;
   options.image_size = model.unet->config.image_size;
   const auto report = shapeworld::judge_samples(
-      shapeworld::ddim_sampler(*model.unet, alphas, model.tokenizer, 50, 7.5, rng, device), *judge, options, rng,
+      shapeworld::ddim_sampler(*model.unet, alphas, model.tokenizer, 50, guidance_scale, rng, device), *judge, options, rng,
       device);
-  std::printf("diffusion %s (judge %s, 50-step DDIM, CFG 7.5): %s\n", train.output.c_str(), judge_path.c_str(),
-              report.summary().c_str());
+  std::printf("diffusion %s (judge %s, 50-step DDIM, CFG %g): %s\n", train.output.c_str(), judge_path.c_str(),
+              guidance_scale, report.summary().c_str());
 }
 }  // namespace
 
@@ -75,12 +77,15 @@ void add_train_builtin_command(CLI::App& app) {
   command->add_flag("--eval", t.eval_only,
                     "evaluate the existing file instead of training (diffusion: DDIM samples judged by the judge)");
   command->add_option("--eval-scenes", t.eval_scenes, "held-out scenes of the evaluation")->capture_default_str();
+  command->add_option("--eval-guidance", options->eval_guidance,
+                      "diffusion --eval: classifier-free guidance scale of the DDIM samples")
+      ->capture_default_str();
   command->callback([options] {
     auto train = options->train;
     if (train.output.empty()) train.output = "models/builtin/" + options->model + ".safetensors";
     if (options->model == "diffusion") {
       if (train.eval_only) {
-        evaluate_diffusion_file(train);
+        evaluate_diffusion_file(train, options->eval_guidance);
         return;
       }
       shapeworld::DiffusionTrainOptions diffusion;
