@@ -322,14 +322,22 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   return parse_safetensors(bytes, path.string());
 }
 
-std::string serialize_safetensors(const std::map<std::string, at::Tensor>& tensors,
-                                  const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// What a safetensors file holds, ready to be written: the padded JSON header and the tensors as
+// contiguous CPU tensors (views of the originals where they already are), in header order.
+struct SafetensorsPlan {
+  std::string header_text;
+  std::vector<at::Tensor> contiguous;
+  std::int64_t data_bytes = 0;
+};
+
+SafetensorsPlan plan_safetensors(const std::map<std::string, at::Tensor>& tensors,
+                                 const std::map<std::string, std::string>& metadata) {
   json header = json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;
-
-  std::vector<at::Tensor> contiguous;
-  contiguous.reserve(tensors.size());
-  std::int64_t offset = 0;
+  SafetensorsPlan plan;
+  plan.contiguous.reserve(tensors.size());
   for (const auto& [key, tensor] : tensors) {
     check(key != kMetadataKey, "cannot save a tensor named '", kMetadataKey,
           "': the name is reserved by the safetensors format");
@@ -346,37 +354,57 @@ std::string serialize_safetensors(const std::map<std::string, at::Tensor>& tenso
     const std::int64_t nbytes = cpu.numel() * info->size;
     header[key] = {{"dtype", info->name},
                    {"shape", cpu.sizes().vec()},
-                   {"data_offsets", {offset, offset + nbytes}}};
-    offset += nbytes;
-    contiguous.push_back(std::move(cpu));
+                   {"data_offsets", {plan.data_bytes, plan.data_bytes + nbytes}}};
+    plan.data_bytes += nbytes;
+    plan.contiguous.push_back(std::move(cpu));
   }
-
-  std::string header_text;
   try {
-    header_text = header.dump();
+    plan.header_text = header.dump();
   } catch (const json::exception& e) {
     fail("cannot save safetensors: tensor names and metadata must be valid UTF-8 (", e.what(),
          ")");
   }
   // Pad so that the data buffer (after the 8-byte length) starts 8-byte aligned.
-  header_text.append((8 - header_text.size() % 8) % 8, ' ');
+  plan.header_text.append((8 - plan.header_text.size() % 8) % 8, ' ');
+  return plan;
+}
 
-  std::string out;
-  out.reserve(8 + header_text.size() + static_cast<std::size_t>(offset));
-  const std::uint64_t header_size = header_text.size();
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((header_size >> (8 * i)) & 0xff));
-  out += header_text;
-  for (const at::Tensor& tensor : contiguous) {
+// The file in order: 8-byte little-endian header length, header, tensor bytes. `write` is
+// called with consecutive pieces, so the file can go to memory or straight to disk.
+template <class Write>
+void emit_safetensors(const SafetensorsPlan& plan, Write&& write) {
+  const std::uint64_t header_size = plan.header_text.size();
+  char length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((header_size >> (8 * i)) & 0xff);
+  write(length, sizeof(length));
+  write(plan.header_text.data(), plan.header_text.size());
+  for (const at::Tensor& tensor : plan.contiguous) {
     const std::size_t nbytes = static_cast<std::size_t>(tensor.numel()) * tensor.element_size();
-    if (nbytes > 0) out.append(static_cast<const char*>(tensor.data_ptr()), nbytes);
+    if (nbytes > 0) write(static_cast<const char*>(tensor.data_ptr()), nbytes);
   }
+}
+
+}  // namespace
+
+std::string serialize_safetensors(const std::map<std::string, at::Tensor>& tensors,
+                                  const std::map<std::string, std::string>& metadata) {
+  const auto plan = plan_safetensors(tensors, metadata);
+  std::string out;
+  out.reserve(8 + plan.header_text.size() + static_cast<std::size_t>(plan.data_bytes));
+  emit_safetensors(plan, [&](const char* data, std::size_t size) { out.append(data, size); });
   return out;
 }
 
 void write_safetensors(const std::filesystem::path& path,
                        const std::map<std::string, at::Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  write_file_atomic(path, serialize_safetensors(tensors, metadata));
+  // Streamed to the temporary file: a multi-GB checkpoint is never copied into one buffer.
+  const auto plan = plan_safetensors(tensors, metadata);
+  AtomicFile file(path);
+  emit_safetensors(plan, [&](const char* data, std::size_t size) {
+    file.stream().write(data, static_cast<std::streamsize>(size));
+  });
+  file.commit();
 }
 
 }  // namespace dreamdpo::core

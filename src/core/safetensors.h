@@ -38,7 +38,8 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path);
 std::string serialize_safetensors(const std::map<std::string, at::Tensor>& tensors,
                                   const std::map<std::string, std::string>& metadata = {});
 
-// serialize_safetensors written atomically (temp file + rename) to `path`.
+// The bytes of serialize_safetensors, streamed to a temporary file that is renamed into place
+// (`path` is never half-written; no in-memory copy of the whole file is made).
 void write_safetensors(const std::filesystem::path& path,
                        const std::map<std::string, at::Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});

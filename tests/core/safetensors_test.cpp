@@ -158,6 +158,16 @@ TEST_F(SafetensorsTest, WriterProducesTheExpectedBytes) {
   EXPECT_EQ(bytes, make_file(padded, std::string("\x07", 1) + raw_bytes<float>({1.0f, 2.0f})));
 }
 
+// write_safetensors streams to disk; the file must be byte for byte what serialize_safetensors
+// builds in memory (including non-contiguous inputs and metadata).
+TEST_F(SafetensorsTest, StreamedFileEqualsTheSerializedBytes) {
+  const auto tensors = sample_tensors();
+  const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"note", "streamed"}};
+  const fs::path path = dir_ / "streamed.safetensors";
+  write_safetensors(path, tensors, metadata);
+  EXPECT_EQ(read_file(path), serialize_safetensors(tensors, metadata));
+}
+
 TEST_F(SafetensorsTest, ParsesAHandBuiltFile) {
   // Key order, offsets and an unpadded header as another writer might produce them.
   const std::string header =
