@@ -36,7 +36,7 @@ void evaluate_diffusion_file(const shapeworld::TrainOptions& train, double guida
   const auto judge_path = guidance::builtin_model_path("judge.safetensors");
   auto judge = models::Judge::load(judge_path, device);
   const auto alphas = guidance::NoiseSchedule::make(model.schedule).alphas_cumprod().to(at::kFloat).to(device);
-  core::Rng rng(train.seed != 0 ? train.seed : 1000003);  // held-out: not a training stream
+  core::Rng rng(train.seed != 0 ? train.seed : shapeworld::kHeldOutSeed);  // held-out scenes, not a training stream
   shapeworld::DiffusionJudgeOptions options;
   options.scenes = train.eval_scenes;
   options.n_view = model.unet->config.n_view;
