@@ -70,6 +70,8 @@ void add_train_builtin_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--pool", options->pool, "diffusion: rendered objects kept in memory")->capture_default_str();
   command->add_option("--init", t.init, "continue training from these weights");
+  command->add_flag("--relation-negatives-first", t.relation_negatives_first,
+                    "reward/judge: train every two-group scene against all its relation negatives (swaps included)");
   command->add_option("--samples", options->samples, "diffusion: write a DDIM sample grid PNG here at the end");
   command->add_option("--colour-eval", options->colour_eval,
                       "diffusion: colour accuracy of DDIM samples of this many one-object scenes")

@@ -16,6 +16,7 @@ struct TrainOptions {
   int64_t eval_scenes = 500; // held-out scenes of the final evaluation
   double time_limit_s = 0;   // > 0: the run ends (learning-rate schedule included) after this long
   int64_t render_threads = 0;  // > 0: render training scenes on this many CPU threads (for GPU training)
+  bool relation_negatives_first = false;  // BatchOptions::relation_negatives_first for the training batches
 };
 
 }  // namespace dreamdpo::shapeworld

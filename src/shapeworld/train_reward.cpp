@@ -100,6 +100,7 @@ std::map<std::string, std::string> training_facts(const TrainOptions& options, u
           {"train_seed", std::to_string(seed)},
           {"train_device", options.device},
           {"train_seconds", fixed(r.seconds, 1)},
+          {"train_relation_negatives_first", options.relation_negatives_first ? "true" : "false"},
           {"heldout_metrics", r.metrics.summary()}};
 }
 
@@ -266,6 +267,7 @@ TrainReport train_reward(const TrainOptions& options) {
   batch.negatives = kEvalNegatives;
   batch.degraded = true;
   batch.cpu_render_threads = options.render_threads;
+  batch.relation_negatives_first = options.relation_negatives_first;
   std::tie(report.seconds, report.final_loss) =
       train_loop(*model, batch, seed, device, options.steps, 1e-3, "reward", options.time_limit_s,
                  [&](const TrainingBatch& b) { return reward_loss(*model, b).total; }, &report.steps);
@@ -296,6 +298,7 @@ TrainReport train_judge(const TrainOptions& options) {
   batch.resolution = model->config().resolution;
   batch.negatives = 3;
   batch.cpu_render_threads = options.render_threads;
+  batch.relation_negatives_first = options.relation_negatives_first;
   std::tie(report.seconds, report.final_loss) =
       train_loop(*model, batch, seed, device, options.steps, 5e-4, "judge", options.time_limit_s,
                  [&](const TrainingBatch& b) { return judge_loss(*model, b, 3); }, &report.steps);

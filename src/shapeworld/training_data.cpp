@@ -1,5 +1,6 @@
 #include "shapeworld/training_data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <thread>
@@ -81,8 +82,13 @@ TrainingBatch make_batch(const BatchOptions& options, core::Rng& rng, at::Device
     batch.specs[s] = spec;
     batch.captions[s] = write_caption(spec, scene_rng);
     if (options.negatives > 0) {
-      const auto negatives = hard_negatives(spec, scene_rng, options.negatives);
+      auto negatives = hard_negatives(spec, scene_rng, options.relation_negatives_first ? 1000 : options.negatives);
       check(!negatives.empty(), "no hard negative exists for ", to_string(spec));
+      if (options.relation_negatives_first) {
+        std::stable_partition(negatives.begin(), negatives.end(),
+                              [&](const SceneSpec& n) { return aspect_of(spec, n) == "relation"; });
+        negatives.resize(std::min<size_t>(negatives.size(), static_cast<size_t>(options.negatives)));
+      }
       for (int k = 0; k < options.negatives; ++k) {
         const auto& negative = negatives[k % negatives.size()];
         batch.negative_captions[s].push_back(write_caption(negative, scene_rng));

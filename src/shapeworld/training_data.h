@@ -20,6 +20,10 @@ struct BatchOptions {
   int64_t views = 1;        // V per scene, evenly spaced in azimuth from a random start
   int64_t resolution = 32;  // R
   int negatives = 0;        // hard-negative captions per scene (0 = none)
+  // Every relation negative of a scene (relation changed, or which group is on top swapped)
+  // comes first among its negatives, instead of its share of a random draw. Swaps are rare in
+  // a random draw, and a dual encoder does not learn order from them.
+  bool relation_negatives_first = false;
   bool degraded = false;    // also make a degraded copy of every render
   // > 0: make the scenes (specs, captions, negatives, renders) on this many CPU threads and
   // move the renders to the device; 0: one by one, rendering on the device. Rendering one small

@@ -1,8 +1,11 @@
 // ShapeWorld training batches: shapes, determinism, hard negatives and degradations.
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "shapeworld/caption.h"
+#include "shapeworld/sampler.h"
 #include "shapeworld/training_data.h"
 #include "test_helpers.h"
 
@@ -56,6 +59,49 @@ TEST(TrainingData, SameSeedSameBatchOtherSeedOtherBatch) {
   const auto w = make_batch(threaded, d, at::kCPU);
   EXPECT_EQ(w.captions, x.captions);
   EXPECT_TRUE(at::equal(w.images, x.images));
+}
+
+// With relation_negatives_first, every two-group scene trains against all its relation
+// negatives (up to the batch's count), the "which is on top" swap included; a random draw
+// leaves most of them out.
+TEST(TrainingData, RelationNegativesFirstPutsEveryRelationNegativeInTheBatch) {
+  auto options = small_options();
+  options.scenes = 48;
+  options.views = 1;
+  options.resolution = 8;
+  options.negatives = 3;
+  options.degraded = false;
+  auto count_relation = [](const TrainingBatch& batch, int64_t s) {
+    return std::count(batch.negative_aspects[s].begin(), batch.negative_aspects[s].end(), "relation");
+  };
+  int64_t random_total = 0, first_total = 0, related = 0;
+  {
+    core::Rng rng(3);
+    const auto batch = make_batch(options, rng, at::kCPU);
+    for (int64_t s = 0; s < options.scenes; ++s) random_total += count_relation(batch, s);
+  }
+  options.relation_negatives_first = true;
+  core::Rng rng(3);
+  const auto batch = make_batch(options, rng, at::kCPU);
+  for (int64_t s = 0; s < options.scenes; ++s) {
+    const auto& spec = batch.specs[s];
+    first_total += count_relation(batch, s);
+    if (spec.relation == Relation::none) continue;
+    ++related;
+    core::Rng any(0);
+    int64_t available = 0;
+    for (const auto& negative : hard_negatives(spec, any, 1000)) available += aspect_of(spec, negative) == "relation";
+    EXPECT_EQ(count_relation(batch, s), std::min<int64_t>(available, options.negatives)) << to_string(spec);
+    if (spec.relation == Relation::on_top_of) {
+      SceneSpec swapped = spec;
+      std::swap(swapped.groups[0], swapped.groups[1]);
+      bool has_swap = false;
+      for (const auto& caption : batch.negative_captions[s]) has_swap |= parse_caption(caption) == canonical(swapped);
+      EXPECT_TRUE(has_swap) << to_string(spec);
+    }
+  }
+  EXPECT_GT(related, 8);
+  EXPECT_GT(first_total, 2 * random_total);
 }
 
 TEST(TrainingData, AspectOfNamesTheChangedAspect) {
