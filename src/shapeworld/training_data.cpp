@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <thread>
 
 #include "core/error.h"
@@ -82,7 +83,9 @@ TrainingBatch make_batch(const BatchOptions& options, core::Rng& rng, at::Device
     batch.specs[s] = spec;
     batch.captions[s] = write_caption(spec, scene_rng);
     if (options.negatives > 0) {
-      auto negatives = hard_negatives(spec, scene_rng, options.relation_negatives_first ? 1000 : options.negatives);
+      // relation_negatives_first: draw every candidate (shuffled), then move the relation ones forward.
+      auto negatives = hard_negatives(spec, scene_rng,
+                                      options.relation_negatives_first ? std::numeric_limits<int>::max() : options.negatives);
       check(!negatives.empty(), "no hard negative exists for ", to_string(spec));
       if (options.relation_negatives_first) {
         std::stable_partition(negatives.begin(), negatives.end(),
