@@ -3,6 +3,7 @@
 #include "app/commands.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "generate/components.h"
 #include "guidance/noise_schedule.h"
 #include "guidance/priors/builtin_prior.h"
 #include "models/builtin/judge.h"
@@ -27,11 +28,9 @@ struct TrainBuiltinOptions {
 // `train-builtin diffusion --eval`: the weights file (-o) sampled on held-out scenes and judged
 // by the built-in judge (shapeworld/diffusion_eval.h).
 void evaluate_diffusion_file(const shapeworld::TrainOptions& train, double guidance_scale) {
-  check(train.device == "cpu" || train.device == "cuda", "unknown device '", train.device, "' (cpu or cuda)");
-  check(train.device == "cpu" || at::hasCUDA(), "--device cuda was asked for, but this build or machine has no CUDA");
+  const at::Device device = generate::resolve_device(train.device);
   check(train.eval_scenes >= 1, "--eval-scenes must be >= 1");
   check(guidance_scale >= 0 && guidance_scale <= 100, "--eval-guidance must lie in [0, 100], got ", guidance_scale);
-  const at::Device device(train.device == "cuda" ? at::kCUDA : at::kCPU);
   auto model = models::load_mv_diffusion(train.output, device);
   const auto judge_path = guidance::builtin_model_path("judge.safetensors");
   auto judge = models::Judge::load(judge_path, device);

@@ -36,6 +36,7 @@ fs::path clip_weights_file(const fs::path& path) {
 }
 
 models::clip::OpenClipModel load_model(const Hpsv2Config& config) {
+  core::check_network_dtype_name(config.dtype, "ranker.hpsv2.dtype");  // before any file is read
   const auto checkpoint = require_file(config.checkpoint, "checkpoint", "HPS_v2*_compressed.pt");
   fs::path base;
   if (!config.clip_model.empty()) base = clip_weights_file(require_file(config.clip_model, "clip_model", "open_clip weights"));
@@ -54,7 +55,7 @@ models::clip::OpenClipModel load_model(const Hpsv2Config& config) {
 }  // namespace
 
 Hpsv2Ranker::Hpsv2Ranker(const Hpsv2Config& config)
-    : model_((core::check_network_dtype_name(config.dtype, "ranker.hpsv2.dtype"), load_model(config))),
+    : model_(load_model(config)),
       tokenizer_(models::clip::ClipBpeTokenizer::from_path(config.tokenizer)),
       dtype_name_(config.dtype) {
   check(tokenizer_.vocab_size() <= model_->text_config().vocab_size, "ranker.hpsv2.tokenizer has ",

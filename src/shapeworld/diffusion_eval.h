@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/rng.h"
 #include "models/builtin/judge.h"
