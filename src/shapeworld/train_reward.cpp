@@ -225,7 +225,7 @@ RewardLoss reward_loss(models::ClipReward& model, const TrainingBatch& batch) {
   return loss;
 }
 
-at::Tensor judge_loss(models::Judge& model, const TrainingBatch& batch, int negatives) {
+JudgeLoss judge_loss(models::Judge& model, const TrainingBatch& batch, int negatives) {
   check(!batch.negative_captions.empty() && negatives >= 1 &&
             negatives <= static_cast<int>(batch.negative_captions[0].size()),
         "the judge loss needs at least ", negatives, " hard negatives per scene in the batch");
@@ -237,10 +237,17 @@ at::Tensor judge_loss(models::Judge& model, const TrainingBatch& batch, int nega
   }
   const auto images = batch.images.select(1, 0).repeat_interleave(negatives + 1, 0);
   const auto logits = model.pair_logits(images, model.tokenizer().encode(captions)).view({s, negatives + 1});
+  JudgeLoss loss;
   // Positives and negatives count equally: a constant guess scores ln 2 whatever the ratio.
   const auto positive = at::softplus(-logits.select(1, 0)).mean();
   const auto negative = at::softplus(logits.narrow(1, 1, negatives)).mean();
-  return 0.5 * (positive + negative);
+  loss.matching = 0.5 * (positive + negative);
+  // BCE alone spends most of its gradient on negatives that are already far below the truth;
+  // the listwise term puts it on the negative that still wins, which is what the metric counts.
+  const auto truth_first = at::zeros({s}, at::TensorOptions().dtype(at::kLong).device(logits.device()));
+  loss.ranking = at::cross_entropy_loss(logits, truth_first);
+  loss.total = loss.matching + loss.ranking;
+  return loss;
 }
 
 TrainReport train_reward(const TrainOptions& options) {
@@ -296,12 +303,12 @@ TrainReport train_judge(const TrainOptions& options) {
   BatchOptions batch;
   batch.scenes = options.batch;
   batch.resolution = model->config().resolution;
-  batch.negatives = 3;
+  batch.negatives = kJudgeTrainNegatives;
   batch.cpu_render_threads = options.render_threads;
   batch.relation_negatives_first = options.relation_negatives_first;
   std::tie(report.seconds, report.final_loss) =
       train_loop(*model, batch, seed, device, options.steps, 5e-4, "judge", options.time_limit_s,
-                 [&](const TrainingBatch& b) { return judge_loss(*model, b, 3); }, &report.steps);
+                 [&](const TrainingBatch& b) { return judge_loss(*model, b, kJudgeTrainNegatives).total; }, &report.steps);
   report.metrics = evaluate_judge(*model, options.eval_scenes, device);
   model->save(options.output, training_facts(options, seed, report));
   return report;

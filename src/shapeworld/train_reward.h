@@ -51,9 +51,17 @@ struct RewardLoss {
 // InfoNCE both ways over the batch + the true caption against its hard negatives + a logistic
 // preference of each clean render over its degraded copy under the true caption. Uses view 0.
 RewardLoss reward_loss(models::ClipReward& model, const TrainingBatch& batch);
-// Sigmoid BCE of (image, caption) pairs: every true pair and `negatives` hard-negative pairs
-// per scene, positives weighted so both classes count equally.
-at::Tensor judge_loss(models::Judge& model, const TrainingBatch& batch, int negatives);
+struct JudgeLoss {
+  at::Tensor total, matching, ranking;
+};
+// matching: sigmoid BCE of (image, caption) pairs, every true pair and `negatives` hard-negative
+// pairs per scene, positives weighted so both classes count equally (a constant guess scores
+// ln 2). ranking: cross-entropy of the true caption against the scene's `negatives` hard
+// negatives — the evaluation's own question, asked of every scene (a constant guess scores
+// ln(1 + negatives)). total = matching + ranking.
+JudgeLoss judge_loss(models::Judge& model, const TrainingBatch& batch, int negatives);
+// Hard negatives per scene when training the judge: as many as the evaluation asks it to beat.
+inline constexpr int kJudgeTrainNegatives = kEvalNegatives;
 
 struct TrainReport {
   CaptionMetrics metrics;

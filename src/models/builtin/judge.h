@@ -2,7 +2,8 @@
 // against it). Deliberately unlike the reward model in architecture and objective: one
 // single-stream transformer (ViT-lite) reads 4x4 image patches and the caption's words
 // together, and a CLS token gives one matching logit per (image, caption) pair, trained as a
-// binary classifier (sigmoid BCE) of true vs hard-negative captions.
+// binary classifier (sigmoid BCE) of true vs hard-negative captions plus a listwise ranking of
+// the true caption above its negatives.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
