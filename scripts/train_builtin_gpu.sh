@@ -20,17 +20,23 @@ bin="$build/dreamdpo"
 mkdir -p "$out"
 nvidia-cuda-mps-control -d 2>/dev/null || echo "MPS not started (already running, or not available): sharing the GPU without it"
 
+# The CPU-bound trainers share the host's cores, leaving a few for the diffusion trainer.
+cpu_bound=0
+for model in $models; do case $model in reward|judge) cpu_bound=$((cpu_bound + 1)) ;; esac; done
+render_threads=$(( ($(nproc) - 3) / (cpu_bound > 0 ? cpu_bound : 1) ))
+[ "$render_threads" -ge 1 ] || render_threads=1
+
 pids=()
 for model in $models; do
   case $model in
     reward)
       "$bin" --threads 1 train-builtin reward --device cuda --init models/builtin/reward.safetensors \
-        --relation-negatives-first --render-threads 6 --batch 128 --steps 1000000 --time-limit "$seconds" \
+        --relation-negatives-first --render-threads "$render_threads" --batch 128 --steps 1000000 --time-limit "$seconds" \
         --seed "$reward_seed" --eval-scenes 300 -o "$out/reward.safetensors" >"$out/reward.log" 2>&1 &
       ;;
     judge)
       "$bin" --threads 1 train-builtin judge --device cuda --init models/builtin/judge.safetensors \
-        --relation-negatives-first --render-threads 7 --batch 128 --steps 1000000 --time-limit "$seconds" \
+        --relation-negatives-first --render-threads "$render_threads" --batch 128 --steps 1000000 --time-limit "$seconds" \
         --seed "$judge_seed" --eval-scenes 300 -o "$out/judge.safetensors" >"$out/judge.log" 2>&1 &
       ;;
     diffusion)
