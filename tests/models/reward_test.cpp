@@ -133,12 +133,14 @@ TEST(ShippedModels, LoadStrictlyAndRejectTheWrongFile) {
   }
 }
 
-// The brief's fast check. DISABLED: the shipped weights are an interim 300-step run (accuracy
-// 0.56 on 500 held-out scenes, see models/builtin/reward.md); enable once retrained.
-TEST(ShippedModels, DISABLED_RewardPicksTrueCaptionsOn30HeldOutScenes) {
+// Guards the shipped files against a bad retraining or a loader change: 0.907 on 1000 held-out
+// scenes (models/builtin/reward.md); the first 100 of those scenes must stay well above chance
+// (about 0.11) and near the target.
+TEST(ShippedModels, RewardPicksTrueCaptionsOn100HeldOutScenes) {
   auto model = ClipReward::load(kShipped / "reward.safetensors");
-  const auto metrics = shapeworld::evaluate_reward(*model, 30, at::kCPU);
-  EXPECT_GE(metrics.accuracy, 0.8) << metrics.summary();
+  const auto metrics = shapeworld::evaluate_reward(*model, 100, at::kCPU);
+  EXPECT_GE(metrics.accuracy, 0.85) << metrics.summary();
+  EXPECT_GE(metrics.aspect_accuracy("relation"), 0.95) << metrics.summary();
 }
 
 TEST(ShippedModels, RewardPrefersCleanOverDegradedRenders) {
@@ -166,11 +168,12 @@ TEST(ShippedModels, RankerScoresAreFiniteAndOrderedAt32And64Pixels) {
   }
 }
 
-// DISABLED: the shipped judge is still below target (0.337 held-out; models/builtin/judge.md).
-TEST(ShippedModels, DISABLED_JudgePicksTrueCaptions) {
+// The judge is at 0.810 on 1000 held-out scenes (models/builtin/judge.md, target 0.90): the
+// guard sits below that, and should rise with it.
+TEST(ShippedModels, JudgePicksTrueCaptionsOn100HeldOutScenes) {
   auto judge = Judge::load(kShipped / "judge.safetensors");
-  const auto metrics = shapeworld::evaluate_judge(*judge, 30, at::kCPU);
-  EXPECT_GE(metrics.accuracy, 0.8) << metrics.summary();
+  const auto metrics = shapeworld::evaluate_judge(*judge, 100, at::kCPU);
+  EXPECT_GE(metrics.accuracy, 0.75) << metrics.summary();
 }
 
 }  // namespace
