@@ -47,9 +47,12 @@ std::vector<std::string> generate_metric_columns() {
 
 namespace {
 
-// Regularisers of the representation, weighted; zero weights cost nothing.
-at::Tensor regulariser_loss(const scene::GaussianCloud& cloud, const RegularisersConfig& config) {
+// Regularisers of the representation and of its renders (`alpha` [V,1,H,W]), weighted; zero
+// weights cost nothing.
+at::Tensor regulariser_loss(const scene::GaussianCloud& cloud, const at::Tensor& alpha,
+                            const RegularisersConfig& config) {
   auto loss = at::zeros({}, cloud.means().options().requires_grad(false));
+  if (config.alpha_sparsity > 0) loss = loss + config.alpha_sparsity * alpha.mean();
   if (config.opacity_entropy > 0) {
     const auto o = cloud.opacities().clamp(1e-6, 1 - 1e-6);
     loss = loss + config.opacity_entropy * (-(o * o.log() + (1 - o) * (1 - o).log())).mean();
@@ -207,7 +210,7 @@ class GenerateSession {
     const auto z = stack_.prior->encode(to_prior_size(rendered.rgb));
     const auto guided = stack_.guidance->compute(z, stack_.text, cams, {step_, config_.steps, &rng_});
     auto loss = guidance::surrogate_loss(z, guided.grad);
-    const auto regulariser = regulariser_loss(cloud_, config_.regularisers);
+    const auto regulariser = regulariser_loss(cloud_, rendered.alpha, config_.regularisers);
     for (auto& p : cloud_.parameters()) p.mutable_grad() = at::Tensor();
     (loss.to(regulariser.device()) + regulariser).backward();
     if (rendered.means2d.grad().defined()) {

@@ -36,15 +36,21 @@ struct RegularisersConfig {
   double opacity_entropy = 0.0;   // pushes opacities to 0 or 1 (crisper surfaces, cleaner meshes)
   double scale_anisotropy = 0.0;  // penalises max/min scale ratios above max_ratio (no needles)
   double max_ratio = 10.0;
+  // Mean rendered alpha (threestudio's sparsity loss). Gaussians the guidance cannot see get no
+  // gradient from it, e.g. background-coloured floaters, which are invisible over a solid
+  // background yet show in the exported asset; this term lets them fade and be pruned.
+  double alpha_sparsity = 0.0;
 
   template <class V>
   void visit(V& v) {
     v("opacity_entropy", opacity_entropy, "weight of the binary-entropy penalty on opacities");
+    v("alpha_sparsity", alpha_sparsity, "weight of the mean rendered alpha (fades floaters the prior cannot see)");
     v("scale_anisotropy", scale_anisotropy, "weight of the penalty on elongated Gaussians");
     v("max_ratio", max_ratio, "largest max/min scale ratio that is not penalised");
   }
   void validate(const std::string& path) const {
-    check(opacity_entropy >= 0 && scale_anisotropy >= 0, path, ": regulariser weights must be >= 0");
+    check(opacity_entropy >= 0 && scale_anisotropy >= 0 && alpha_sparsity >= 0, path,
+          ": regulariser weights must be >= 0");
     check(max_ratio >= 1, core::key_path(path, "max_ratio"), " must be >= 1");
   }
 };
