@@ -28,24 +28,24 @@ echo "model checks: $((SECONDS - start)) s"
 
 work=$(mktemp -d)
 grep -v -E '^\s*(#|$)' prompts/shapeworld.txt | split -n r/12 -d - "$work/p"
-for shard in "$work"/p*; do
-  OMP_NUM_THREADS=1 "$bin" --threads 1 -q eval "$shard" -o "$work/eval" --seeds 3 --device cuda \
-    --set output.mesh=false &
-done
-wait
-"$bin" --threads 8 eval prompts/shapeworld.txt -o "$work/eval" --seeds 3 --device cuda --set output.mesh=false
+# Generate every run in 12 shards at once (one eval folder, a run folder each), then one pass
+# over the whole set finds them finished and only scores: table.md and results.csv.
+eval_set() {
+  local folder=$1; shift
+  for shard in "$work"/p*; do
+    OMP_NUM_THREADS=1 "$bin" --threads 1 -q eval "$shard" -o "$folder" --device cuda --set output.mesh=false "$@" &
+  done
+  wait
+  "$bin" --threads 8 eval prompts/shapeworld.txt -o "$folder" --device cuda --set output.mesh=false "$@"
+}
+
+eval_set "$work/eval" --seeds 3
 cp "$work/eval/table.md" "$out/table.md"
 cp "$work/eval/results.csv" "$out/results.csv"
 echo "SDS vs DreamDPO: $((SECONDS - start)) s"
 
 if [ "${SWEEP:-0}" = 1 ]; then
-  for shard in "$work"/p*; do
-    OMP_NUM_THREADS=1 "$bin" --threads 1 -q eval "$shard" -o "$work/sweep" --sweep configs/sweeps/tau_builtin.yaml \
-      --seeds 1 --device cuda --set output.mesh=false &
-  done
-  wait
-  "$bin" --threads 8 eval prompts/shapeworld.txt -o "$work/sweep" --sweep configs/sweeps/tau_builtin.yaml --seeds 1 \
-    --device cuda --set output.mesh=false
+  eval_set "$work/sweep" --sweep configs/sweeps/tau_builtin.yaml --seeds 1
   cp "$work/sweep/table.md" "$out/sweep_table.md"
   cp "$work/sweep/results.csv" "$out/sweep_results.csv"
   echo "τ sweep: $((SECONDS - start)) s"

@@ -29,15 +29,12 @@ render_threads=$(( ($(nproc) - 3) / (cpu_bound > 0 ? cpu_bound : 1) ))
 pids=()
 for model in $models; do
   case $model in
-    reward)
-      "$bin" --threads 1 train-builtin reward --device cuda --init models/builtin/reward.safetensors \
+    reward|judge)
+      seed=$reward_seed
+      if [ "$model" = judge ]; then seed=$judge_seed; fi
+      "$bin" --threads 1 train-builtin "$model" --device cuda --init "models/builtin/$model.safetensors" \
         --relation-negatives-first --render-threads "$render_threads" --batch 128 --steps 1000000 --time-limit "$seconds" \
-        --seed "$reward_seed" --eval-scenes 300 -o "$out/reward.safetensors" >"$out/reward.log" 2>&1 &
-      ;;
-    judge)
-      "$bin" --threads 1 train-builtin judge --device cuda --init models/builtin/judge.safetensors \
-        --relation-negatives-first --render-threads "$render_threads" --batch 128 --steps 1000000 --time-limit "$seconds" \
-        --seed "$judge_seed" --eval-scenes 300 -o "$out/judge.safetensors" >"$out/judge.log" 2>&1 &
+        --seed "$seed" --eval-scenes 300 -o "$out/$model.safetensors" >"$out/$model.log" 2>&1 &
       ;;
     diffusion)
       "$bin" --threads 2 train-builtin diffusion --device cuda --init models/builtin/diffusion.safetensors \
