@@ -4,10 +4,8 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "generate/components.h"
-#include "guidance/noise_schedule.h"
 #include "guidance/priors/builtin_prior.h"
 #include "models/builtin/judge.h"
-#include "models/builtin/mv_unet.h"
 #include "shapeworld/diffusion_eval.h"
 #include "shapeworld/train_options.h"
 #include "shapeworld/train_diffusion.h"
@@ -28,21 +26,14 @@ struct TrainBuiltinOptions {
 // `train-builtin diffusion --eval`: the weights file (-o) sampled on held-out scenes and judged
 // by the built-in judge (shapeworld/diffusion_eval.h).
 void evaluate_diffusion_file(const shapeworld::TrainOptions& train, double guidance_scale) {
-  const at::Device device = generate::resolve_device(train.device);
   check(train.eval_scenes >= 1, "--eval-scenes must be >= 1");
   check(guidance_scale >= 0 && guidance_scale <= 100, "--eval-guidance must lie in [0, 100], got ", guidance_scale);
-  auto model = models::load_mv_diffusion(train.output, device);
+  const at::Device device = generate::resolve_device(train.device);
   const auto judge_path = guidance::builtin_model_path("judge.safetensors");
   auto judge = models::Judge::load(judge_path, device);
-  const auto alphas = guidance::NoiseSchedule::make(model.schedule).alphas_cumprod().to(at::kFloat).to(device);
-  core::Rng rng(train.seed != 0 ? train.seed : shapeworld::kHeldOutSeed);  // held-out scenes, not a training stream
-  shapeworld::DiffusionJudgeOptions options;
-  options.scenes = train.eval_scenes;
-  options.n_view = model.unet->config.n_view;
-  options.image_size = model.unet->config.image_size;
-  const auto report = shapeworld::judge_samples(
-      shapeworld::ddim_sampler(*model.unet, alphas, model.tokenizer, 50, guidance_scale, rng, device), *judge, options, rng,
-      device);
+  // --seed picks another scene stream; the default is the held-out one.
+  const auto report =
+      shapeworld::judge_diffusion_file(train.output, *judge, train.eval_scenes, guidance_scale, train.seed, device);
   std::printf("diffusion %s (judge %s, 50-step DDIM, CFG %g): %s\n", train.output.c_str(), judge_path.c_str(),
               guidance_scale, report.summary().c_str());
 }

@@ -7,11 +7,13 @@
 #include "camera/orbit.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "guidance/noise_schedule.h"
 #include "shapeworld/caption.h"
 #include "shapeworld/layout.h"
 #include "shapeworld/renderer.h"
 #include "shapeworld/sampler.h"
 #include "shapeworld/train_diffusion.h"
+#include "shapeworld/train_reward.h"
 #include "shapeworld/training_data.h"
 
 namespace dreamdpo::shapeworld {
@@ -104,6 +106,21 @@ MultiViewSampler ddim_sampler(models::MvUnetImpl& unet, const at::Tensor& alphas
              const std::vector<std::string>& captions, const at::Tensor& c2w) {
     return ddim_sample(unet, alphas_cumprod, tokenizer.encode(captions).to(device), c2w, steps, guidance_scale, rng);
   };
+}
+
+DiffusionJudgeReport judge_diffusion_file(const std::filesystem::path& weights, models::Judge& judge, int64_t scenes,
+                                          double guidance_scale, uint64_t scene_seed, at::Device device) {
+  check(scenes >= 1, "the diffusion check needs at least one scene, got ", scenes);
+  check(guidance_scale >= 0 && guidance_scale <= 100, "the guidance scale must lie in [0, 100], got ", guidance_scale);
+  auto model = models::load_mv_diffusion(weights, device);
+  const auto alphas = guidance::NoiseSchedule::make(model.schedule).alphas_cumprod().to(at::kFloat).to(device);
+  core::Rng rng(scene_seed != 0 ? scene_seed : kHeldOutSeed);
+  DiffusionJudgeOptions options;
+  options.scenes = scenes;
+  options.n_view = model.unet->config.n_view;
+  options.image_size = model.unet->config.image_size;
+  return judge_samples(ddim_sampler(*model.unet, alphas, model.tokenizer, 50, guidance_scale, rng, device), judge,
+                       options, rng, device);
 }
 
 }  // namespace dreamdpo::shapeworld

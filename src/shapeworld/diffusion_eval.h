@@ -7,6 +7,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,5 +45,10 @@ DiffusionJudgeReport judge_samples(const MultiViewSampler& sample, models::Judge
 MultiViewSampler ddim_sampler(models::MvUnetImpl& unet, const at::Tensor& alphas_cumprod,
                               const models::WordTokenizer& tokenizer, int64_t steps, double guidance_scale,
                               core::Rng& rng, at::Device device);
+
+// The whole check of a weights file: `scenes` scenes drawn from `scene_seed` (0: the held-out
+// stream, kHeldOutSeed), 50-step DDIM samples at `guidance_scale`, judged by `judge`.
+DiffusionJudgeReport judge_diffusion_file(const std::filesystem::path& weights, models::Judge& judge, int64_t scenes,
+                                          double guidance_scale, uint64_t scene_seed, at::Device device);
 
 }  // namespace dreamdpo::shapeworld

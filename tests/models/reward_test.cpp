@@ -168,12 +168,12 @@ TEST(ShippedModels, RankerScoresAreFiniteAndOrderedAt32And64Pixels) {
   }
 }
 
-// The judge is at 0.810 on 1000 held-out scenes (models/builtin/judge.md, target 0.90): the
-// guard sits below that, and should rise with it.
+// The judge is at 0.877 on 1000 held-out scenes and 0.88 on these 100 (models/builtin/judge.md,
+// target 0.90): the guard sits below that, and should rise with it.
 TEST(ShippedModels, JudgePicksTrueCaptionsOn100HeldOutScenes) {
   auto judge = Judge::load(kShipped / "judge.safetensors");
   const auto metrics = shapeworld::evaluate_judge(*judge, 100, at::kCPU);
-  EXPECT_GE(metrics.accuracy, 0.75) << metrics.summary();
+  EXPECT_GE(metrics.accuracy, 0.82) << metrics.summary();
 }
 
 }  // namespace
