@@ -63,12 +63,15 @@ GroundTruthAgreement compare_with_ground_truth(const at::Tensor& rgb, const at::
   }
   out.silhouette_iou = iou_sum / static_cast<double>(views);
 
-  // Mean object colours over all views (weighted by coverage).
+  // Mean object colours over all views. The renders are composited over white: a pixel of
+  // coverage a holds a*c + (1-a), so sum(pixel - (1-a)) / sum(a) over the mask is the
+  // coverage-weighted mean of the object's own colour c. Averaging the composited pixels
+  // instead pulls half-transparent (Gaussian) objects towards white: a black one read as grey.
   auto mean_colour = [](const at::Tensor& images, const at::Tensor& a) {
     const auto mask = (a > kMaskLevel).to(at::kDouble);
-    const double total = mask.sum().item<double>();
-    if (total <= 0) return at::Tensor();
-    return (images * mask).sum({0, 2, 3}) / total;  // [3]
+    const double coverage = (a * mask).sum().item<double>();
+    if (coverage <= 0) return at::Tensor();
+    return ((images - (1 - a)) * mask).sum({0, 2, 3}) / coverage;  // [3]
   };
   const auto drawn_colour = mean_colour(x, xa);
   const auto truth_colour = mean_colour(y, ya);

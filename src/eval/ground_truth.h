@@ -23,8 +23,8 @@ struct GroundTruthAgreement {
 // prompts that are not ShapeWorld captions).
 std::optional<shapeworld::SceneSpec> single_object_spec(const std::string& prompt);
 
-// rgb [V,3,H,W], alpha [V,1,H,W] of the generated object and of the ground truth, same cameras;
-// `expected` is the prompt's colour.
+// rgb [V,3,H,W] (composited over white), alpha [V,1,H,W] of the generated object and of the
+// ground truth, same cameras; `expected` is the prompt's colour.
 GroundTruthAgreement compare_with_ground_truth(const at::Tensor& rgb, const at::Tensor& alpha,
                                                const at::Tensor& truth_rgb, const at::Tensor& truth_alpha,
                                                shapeworld::Colour expected);

@@ -37,6 +37,21 @@ TEST(GroundTruth, PerfectResultScoresPerfectEvenWhenMoved) {
   EXPECT_TRUE(score.colour_correct);
 }
 
+// Gaussians render half-transparent pixels, composited over the white background: the object's
+// own colour is what counts, or every dark object would read as a lighter colour.
+TEST(GroundTruth, HalfTransparentDarkObjectKeepsItsColour) {
+  const auto cams = camera::fixed_orbit(4, 15.0, 2.75, 45.0);
+  const auto truth = render_caption("a black cube", cams);
+  const double coverage = 0.6;
+  const auto faint_rgb = truth.rgb * coverage + (1 - coverage);  // over white: a*c + (1-a)*1
+  const auto faint_alpha = truth.alpha * coverage;
+  const auto score =
+      compare_with_ground_truth(faint_rgb, faint_alpha, truth.rgb, truth.alpha, shapeworld::Colour::black);
+  EXPECT_DOUBLE_EQ(score.silhouette_iou, 1.0);
+  EXPECT_NEAR(score.colour_error, 0.0, 1e-6);  // float inputs
+  EXPECT_TRUE(score.colour_correct);
+}
+
 TEST(GroundTruth, WrongColourLosesTheColourPointButNotTheShape) {
   const auto cams = camera::fixed_orbit(4, 15.0, 2.75, 45.0);
   const auto truth = render_caption("a red cube", cams);
