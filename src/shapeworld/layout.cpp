@@ -77,4 +77,20 @@ Scene layout(const SceneSpec& input, core::Rng& rng) {
   return scene;
 }
 
+bool looks_alike(const SceneSpec& a, const SceneSpec& b) {
+  constexpr float kTolerance = 0.06f;  // relative, of scale and of the scene radius
+  // The same draws for both (gaps, directions, yaws), so only the specs differ.
+  core::Rng ra(1), rb(1);
+  const Scene x = layout(a, ra), y = layout(b, rb);
+  if (x.objects.size() != y.objects.size()) return false;
+  for (size_t i = 0; i < x.objects.size(); ++i) {
+    const auto &p = x.objects[i], &q = y.objects[i];
+    if (p.shape != q.shape || p.rgb != q.rgb) return false;
+    if (std::abs(p.scale - q.scale) > kTolerance * std::max(p.scale, q.scale)) return false;
+    for (int k = 0; k < 3; ++k)
+      if (std::abs(p.centre[k] - q.centre[k]) > kTolerance * kSceneRadius) return false;
+  }
+  return true;
+}
+
 }  // namespace dreamdpo::shapeworld

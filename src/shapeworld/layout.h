@@ -32,4 +32,10 @@ float size_scale(Size size);
 // yaw. Scenes too wide for the ball are shrunk as a whole, keeping relative sizes.
 Scene layout(const SceneSpec& spec, core::Rng& rng);
 
+// Whether two specs lay out as the same picture: the same shapes and colours at the same places
+// and scales (within 6%), for the same random draws. Shrinking to the ball can erase a size:
+// "three small cubes" and "three large cubes" both fill it, so neither caption is wrong for
+// the other's render, and a hard negative must not be one of them.
+bool looks_alike(const SceneSpec& a, const SceneSpec& b);
+
 }  // namespace dreamdpo::shapeworld

@@ -4,6 +4,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "shapeworld/layout.h"
 
 namespace dreamdpo::shapeworld {
 
@@ -69,6 +70,8 @@ std::vector<SceneSpec> hard_negatives(const SceneSpec& input, core::Rng& rng, in
     const SceneSpec k = canonical(c);
     // A change that merges the groups changes the structure, not one aspect.
     if (k.groups.size() != spec.groups.size() || k == spec) return;
+    // A caption that describes the same picture is not a negative.
+    if (looks_alike(k, spec)) return;
     if (std::find(candidates.begin(), candidates.end(), k) == candidates.end()) candidates.push_back(k);
   };
 

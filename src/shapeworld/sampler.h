@@ -35,8 +35,9 @@ SceneSpec sample_spec(core::Rng& rng, const SamplerOptions& options = {});
 
 // Up to n distinct canonical specs, each differing from `spec` in exactly one aspect: one
 // group's colour, shape, size or count, the relation (on_top_of <-> next_to), or the order of
-// the groups of an on_top_of. Fewer than n when fewer exist; the choice among all candidates
-// is random (the Rng), their enumeration finite.
+// the groups of an on_top_of, and none that lays out as the same picture (looks_alike: a size
+// erased by shrinking the scene to fit). Fewer than n when fewer exist; the choice among all
+// candidates is random (the Rng), their enumeration finite.
 std::vector<SceneSpec> hard_negatives(const SceneSpec& spec, core::Rng& rng, int n);
 
 }  // namespace dreamdpo::shapeworld

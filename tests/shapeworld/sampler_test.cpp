@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "shapeworld/caption.h"
+#include "shapeworld/layout.h"
+#include "shapeworld/training_data.h"
 #include "test_helpers.h"
 
 namespace dreamdpo::shapeworld {
@@ -125,6 +127,28 @@ TEST(ShapeWorldSampler, HardNegativesEnumerateAllAndStopWhenExhausted) {
   EXPECT_NE(std::find(all.begin(), all.end(), parse_caption("a red cube under a blue sphere")), all.end());
   EXPECT_NE(std::find(all.begin(), all.end(), parse_caption("a red cube next to a blue sphere")), all.end());
   EXPECT_TRUE(hard_negatives(stack, rng, 0).empty());
+}
+
+// Three objects of any size fill the scene ball once shrunk to fit, so "three small cubes" and
+// "three large cubes" render alike: neither may be the other's hard negative. A lone object is
+// never shrunk, and in a mixed scene the relative size still shows: those keep their sizes.
+TEST(ShapeWorldSampler, HardNegativesSkipSizesThatShrinkingErases) {
+  core::Rng rng(3);
+  auto sizes_of = [&](const std::string& caption) {
+    std::vector<std::string> sized;
+    for (const auto& n : hard_negatives(parse_caption(caption), rng, 1000))
+      if (aspect_of(parse_caption(caption), n) == "size") sized.push_back(canonical_caption(n));
+    return sized;
+  };
+  EXPECT_TRUE(looks_alike(parse_caption("three small blue cubes"), parse_caption("three large blue cubes")));
+  EXPECT_TRUE(sizes_of("three blue cubes").empty());
+  EXPECT_TRUE(sizes_of("three small blue cubes").empty());
+  EXPECT_EQ(sizes_of("a red cube").size(), 2u);  // small and large
+  EXPECT_FALSE(looks_alike(parse_caption("a small red cube"), parse_caption("a large red cube")));
+  EXPECT_EQ(sizes_of("a large red cube next to a large blue sphere").size(), 4u);
+  // Different colours or shapes never look alike, even at the same places and scales.
+  EXPECT_FALSE(looks_alike(parse_caption("three red cubes"), parse_caption("three blue cubes")));
+  EXPECT_TRUE(looks_alike(parse_caption("two red cubes"), parse_caption("two red boxes")));
 }
 
 }  // namespace
