@@ -65,25 +65,28 @@ SceneSpec sample_spec(core::Rng& rng, const SamplerOptions& options) {
 std::vector<SceneSpec> hard_negatives(const SceneSpec& input, core::Rng& rng, int n) {
   const SceneSpec spec = canonical(input);
   std::vector<SceneSpec> candidates;
-  auto consider = [&](const SceneSpec& c) {
+  // Only a size change can lay out as the same picture (a shrunk scene); other aspects change
+  // a colour, a shape, the object count or the positions. Checking only sizes keeps the
+  // layouts off the training-data hot path.
+  auto consider = [&](const SceneSpec& c, bool size_changed = false) {
     if (!c.problem().empty()) return;
     const SceneSpec k = canonical(c);
     // A change that merges the groups changes the structure, not one aspect.
     if (k.groups.size() != spec.groups.size() || k == spec) return;
     // A caption that describes the same picture is not a negative.
-    if (looks_alike(k, spec)) return;
+    if (size_changed && looks_alike(k, spec)) return;
     if (std::find(candidates.begin(), candidates.end(), k) == candidates.end()) candidates.push_back(k);
   };
 
   for (size_t gi = 0; gi < spec.groups.size(); ++gi) {
-    auto vary = [&](auto set) {
+    auto vary = [&](auto set, bool size_changed = false) {
       SceneSpec c = spec;
       set(c.groups[gi]);
-      consider(c);
+      consider(c, size_changed);
     };
     for (Colour k : kColours) vary([k](ObjectGroup& g) { g.colour = k; });
     for (Shape k : kShapes) vary([k](ObjectGroup& g) { g.shape = k; });
-    for (Size k : kSizes) vary([k](ObjectGroup& g) { g.size = k; });
+    for (Size k : kSizes) vary([k](ObjectGroup& g) { g.size = k; }, true);
     for (int k = 1; k <= kMaxObjects; ++k) vary([k](ObjectGroup& g) { g.count = k; });
   }
   if (spec.groups.size() == 2) {
